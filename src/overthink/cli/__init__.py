@@ -1,0 +1,24 @@
+"""The ``overthink`` command line. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+from overthink.cli.app import app
+from overthink.errors import OverthinkError
+
+# Command modules register themselves on ``app`` when imported.
+from overthink.cli import run as _run  # noqa: F401, E402  # isort: skip
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=True)
+    except OverthinkError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""Experiment: config, plan (grid → trials), runner, store."""
