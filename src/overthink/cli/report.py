@@ -1,0 +1,39 @@
+"""``overthink report RUN_DIR``: write the run's self-contained HTML report and plots."""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from overthink.cli.app import app
+
+__all__ = ["report"]
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder (holds store.sqlite).")],
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Meta key to use as the knob axis (default: the task's knob)."),
+    ] = None,
+    cost: Annotated[
+        str,
+        typer.Option("--cost", help="Pareto cost axis: tokens, dollars, latency or eflops."),
+    ] = "tokens",
+    open_: Annotated[
+        bool, typer.Option("--open", help="Open the report in the default browser.")
+    ] = False,
+) -> None:
+    """Write RUN_DIR/report.html (one self-contained page) and RUN_DIR/plots/."""
+    # Imported here so `overthink --help` does not pay for matplotlib and pandas.
+    from overthink.report import write_report
+
+    path = write_report(run_dir, by=by, cost=cost)
+    Console().print(f"report: {path}", highlight=False)
+    if open_:
+        webbrowser.open(path.resolve().as_uri())

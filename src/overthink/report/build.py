@@ -1,0 +1,236 @@
+"""Assemble the report: analysis frames → figures → one HTML page, written atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from overthink import __version__
+from overthink.errors import ConfigError
+from overthink.experiment.store import STORE_FILE, Store
+from overthink.report import plots
+from overthink.report.browser_data import DEFAULT_TEXT_BUDGET, browser_data
+from overthink.report.html import Section, render_page
+from overthink.report.render import RenderedFigure, atomic_write_bytes, render_figure
+from overthink.report.summary import summarize
+from overthink.report.tables import cube_slope_table, verdict_table
+
+__all__ = ["REPORT_FILE", "AnalysisLike", "build_report", "write_report"]
+
+REPORT_FILE = "report.html"
+PLOTS_DIR = "plots"
+
+
+class AnalysisLike(Protocol):
+    """What the report reads from ``overthink.analysis.analyze``'s result.
+
+    Any frame may be empty (or, for hand-built objects, absent): its section then says so
+    in one line instead of showing an empty plot.
+    """
+
+    @property
+    def curves(self) -> pd.DataFrame: ...
+    @property
+    def verdicts(self) -> pd.DataFrame: ...
+    @property
+    def warnings(self) -> list[str]: ...
+
+
+def _frame(analysis: AnalysisLike, name: str) -> pd.DataFrame:
+    value = getattr(analysis, name, None)
+    return value if isinstance(value, pd.DataFrame) else pd.DataFrame()
+
+
+def _metric_by_task(curves: pd.DataFrame) -> dict[Any, str]:
+    if curves.empty or not {"task", "metric_name"} <= set(curves.columns):
+        return {}
+    return {
+        task: str(name) for task, name in zip(curves["task"], curves["metric_name"], strict=True)
+    }
+
+
+def _figure(
+    plots_dir: Path, name: str, alt: str, draw: Callable[[], Figure | None]
+) -> list[RenderedFigure]:
+    fig = draw()
+    if fig is None:
+        return []
+    return [render_figure(fig, plots_dir, name, alt)]
+
+
+def _sections(records: pd.DataFrame, analysis: AnalysisLike, plots_dir: Path) -> list[Section]:
+    curves = _frame(analysis, "curves")
+    natural_rank = _frame(analysis, "natural_rank")
+    natural_bins = _frame(analysis, "natural_bins")
+    cube = _frame(analysis, "cube")
+    cube_slopes = _frame(analysis, "cube_slopes")
+    pareto = _frame(analysis, "pareto")
+    natural = _figure(
+        plots_dir,
+        "natural_rank",
+        "Natural budget: metric by length rank among each question's samples, with 95% CIs.",
+        lambda: plots.natural_rank(natural_rank),
+    ) + _figure(
+        plots_dir,
+        "natural_bins",
+        "Natural budget: metric by reasoning-length quantile bin, with 95% CIs.",
+        lambda: plots.natural_bins(natural_bins),
+    )
+    return [
+        Section(
+            "verdicts",
+            "Verdicts",
+            kind="verdicts",
+            lead="One row per curve: does the metric fall (inverse), rise (positive), stay "
+            "flat or peak as reasoning grows? Slopes and turning points carry 95% "
+            "bootstrap CIs; p-values are adjusted for the number of curves.",
+        ),
+        Section(
+            "curves",
+            "Scaling curves",
+            lead="Metric vs observed reasoning tokens, one line per knob level, 95% "
+            "bootstrap CI bands; dotted verticals mark the requested budgets.",
+            figures=_figure(
+                plots_dir,
+                "scaling_curves",
+                "Scaling curves: metric vs mean observed reasoning tokens (log "
+                "scale), one panel per task.",
+                lambda: plots.scaling_curves(curves),
+            ),
+            empty="No curves: the run has no scored records across budgets.",
+        ),
+        Section(
+            "natural",
+            "Natural overthinking",
+            lead="With no budget, does the model do worse on the samples where it happens "
+            "to think longer?",
+            figures=natural,
+            empty="No natural-budget records: add the 'natural' budget to the sweep to see this.",
+        ),
+        Section(
+            "adherence",
+            "Requested vs observed budget",
+            lead="Observed reasoning tokens per requested budget; the vermillion tick is the "
+            "cap and the percentage above each box is the share of trials over it.",
+            figures=_figure(
+                plots_dir,
+                "budget_adherence",
+                "Requested vs observed reasoning tokens, one box per budget.",
+                lambda: plots.budget_adherence(records),
+            ),
+            empty="No records to compare requested and observed budgets.",
+        ),
+        Section(
+            "pareto",
+            "Pareto front",
+            lead="Cost vs metric for every budget and parallel-sampling configuration; "
+            "faded points are dominated, the labelled line is the front.",
+            figures=_figure(
+                plots_dir,
+                "pareto",
+                "Pareto front: cost vs metric, dominated configurations faded.",
+                lambda: plots.pareto_front(pareto),
+            ),
+            empty="No Pareto front: the analysis found no configurations to compare.",
+        ),
+        Section(
+            "cube",
+            "Length × knob cube",
+            lead="Metric in each (knob level × reasoning-length bin) cell, with the trial "
+            "count; the table gives each level's length slope and the interaction.",
+            figures=_figure(
+                plots_dir,
+                "cube",
+                "Heatmap of the metric by knob level and reasoning-length bin.",
+                lambda: plots.cube_heatmap(cube, _metric_by_task(curves)),
+            ),
+            empty="No cube: the run needs records with a knob and varied reasoning lengths.",
+            table=cube_slope_table(cube_slopes) if not cube_slopes.empty else None,
+        ),
+        Section(
+            "samples",
+            "Sample browser",
+            kind="samples",
+            lead="Every record; filter, then open one to see its prompt, reasoning "
+            "(collapsed), response and parsed answer. Text is shown exactly as the "
+            "model wrote it.",
+        ),
+    ]
+
+
+def build_report(
+    records: pd.DataFrame,
+    analysis: AnalysisLike,
+    out_dir: str | Path,
+    *,
+    manifest: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    text_budget: int = DEFAULT_TEXT_BUDGET,
+) -> Path:
+    """Write ``out_dir/report.html`` and ``out_dir/plots/*`` from a records frame and an analysis.
+
+    The lower-level entry point behind :func:`write_report`, for callers that already hold
+    the frames. Files are written to temporaries and renamed, so an interrupted run never
+    leaves a half-written report.
+    """
+    out = Path(out_dir)
+    plots_dir = out / PLOTS_DIR
+    summary = summarize(
+        records,
+        manifest,
+        run_dir_name=title or out.resolve().name,
+        tool_version=__version__,
+        analysis_warnings=list(getattr(analysis, "warnings", []) or []),
+    )
+    sections = _sections(records, analysis, plots_dir)
+    page = render_page(
+        summary=summary,
+        sections=sections,
+        verdicts=verdict_table(_frame(analysis, "verdicts")),
+        browser=browser_data(records, text_budget=text_budget),
+        tool_version=__version__,
+        generated=dt.datetime.now(tz=dt.UTC),
+    )
+    path = out / REPORT_FILE
+    # "replace" turns a lone surrogate from a broken decode into U+FFFD instead of failing.
+    atomic_write_bytes(path, page.encode("utf-8", errors="replace"))
+    return path
+
+
+def _check_run_dir(run_dir: Path) -> None:
+    if not run_dir.is_dir():
+        raise ConfigError(f"run folder {run_dir} does not exist")
+    if not (run_dir / STORE_FILE).is_file():
+        raise ConfigError(f"no {STORE_FILE} in {run_dir}: is it a run folder?")
+
+
+def write_report(
+    run_dir: str | Path,
+    *,
+    analysis: AnalysisLike | None = None,
+    by: str | None = None,
+    cost: str = "tokens",
+) -> Path:
+    """Write ``RUN_DIR/report.html`` (self-contained) and ``RUN_DIR/plots/*.png|*.svg``.
+
+    Computes the analysis with ``overthink.analysis.analyze(records, by=by, cost=cost)``
+    unless one is given. Raises :class:`~overthink.errors.ConfigError` naming the path when
+    ``run_dir`` is not a run folder. Returns the path of the HTML file.
+    """
+    folder = Path(run_dir)
+    _check_run_dir(folder)
+    # Imported on use: the analysis layer pulls in scipy, which a CLI --help need not load.
+    from overthink.analysis import analyze
+    from overthink.analysis.frame import load_run
+
+    with Store.of_run(folder) as store:
+        manifest = store.get_meta("manifest")
+    records = load_run(folder)
+    if analysis is None:
+        analysis = analyze(records, by=by, cost=cost)
+    return build_report(records, analysis, folder, manifest=manifest)

@@ -1,0 +1,554 @@
+"""The report's figures, drawn with matplotlib's object API.
+
+Every function takes analysis frames (or the records frame), returns a ``Figure`` or
+``None`` when there is nothing to draw, and never touches pyplot: building ``Figure``
+objects directly keeps the global backend and figure registry of a user who imports the
+library untouched, and needs no display.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import LogFormatter, MaxNLocator
+
+from overthink.report.style import (
+    LINESTYLES,
+    MARKERS,
+    cost_label,
+    is_missing,
+    level_label,
+    metric_label,
+    series_colour,
+)
+
+__all__ = [
+    "budget_adherence",
+    "budget_labels",
+    "budget_order",
+    "cube_heatmap",
+    "natural_bins",
+    "natural_rank",
+    "pareto_front",
+    "scaling_curves",
+]
+
+_PANEL_W = 4.8
+_PANEL_H = 3.5
+_MAX_COLS = 3
+# Jittered points drawn over each box: enough to show the shape, few enough that the
+# SVG of a 50,000-record run stays small.
+_STRIP_POINTS = 80
+_FRONT_LABELS = 10
+
+
+def _tokens_text(value: float, _pos: object = None) -> str:
+    """Tick label for a token count: 1, 10, 100, 1k, 10k (no mathtext: cheaper and plainer)."""
+    if value >= 1000:
+        return f"{value / 1000:g}k"
+    return f"{value:g}"
+
+
+class _TokenFormatter(LogFormatter):
+    """matplotlib's choice of which log ticks to label (minor ones too on short axes),
+    written as plain token counts instead of mathtext powers of ten."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        shown = super().__call__(x, pos)
+        return _tokens_text(x) if shown and x > 0 else ""
+
+
+def _token_axis(axis: Any) -> None:
+    axis.set_major_formatter(_TokenFormatter(labelOnlyBase=False))
+    axis.set_minor_formatter(_TokenFormatter(labelOnlyBase=False))
+
+
+def _panels(n: int, *, extra_h: float = 0.0) -> tuple[Figure, list[Axes]]:
+    cols = min(n, _MAX_COLS)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(_PANEL_W * cols, _PANEL_H * rows + extra_h), layout="constrained")
+    grid = fig.subplots(rows, cols, squeeze=False)
+    axes = list(grid.ravel())
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def _sorted_unique(values: Iterable[Any]) -> list[Any]:
+    """Unique values in natural order (numbers numerically, missing first)."""
+    seen: list[Any] = []
+    for v in values:
+        if is_missing(v):
+            v = None
+        if v not in seen:
+            seen.append(v)
+
+    def key(v: Any) -> tuple[int, float, str]:
+        if v is None:
+            return (0, 0.0, "")
+        if isinstance(v, int | float | np.integer | np.floating):
+            return (1, float(v), "")
+        return (2, 0.0, str(v))
+
+    return sorted(seen, key=key)
+
+
+def _norm(value: Any) -> Any:
+    return None if is_missing(value) else value
+
+
+def _group_keys(frame: pd.DataFrame, cols: Sequence[str]) -> list[tuple[Any, ...]]:
+    present = [c for c in cols if c in frame.columns]
+    rows = frame[present].itertuples(index=False, name=None) if present else iter([()] * len(frame))
+    keys: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = dict(zip(present, row, strict=True))
+        key = tuple(_norm(values.get(c)) for c in cols)
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _select(frame: pd.DataFrame, cols: Sequence[str], key: tuple[Any, ...]) -> pd.DataFrame:
+    mask = np.ones(len(frame), dtype=bool)
+    for col, value in zip(cols, key, strict=True):
+        if col not in frame.columns:
+            continue
+        series = frame[col]
+        if value is None:
+            mask &= series.isna().to_numpy() | (series.astype(str) == "").to_numpy()
+        else:
+            mask &= (series == value).to_numpy()
+    return frame[mask]
+
+
+def _panel_title(task: Any, model: Any | None = None) -> str:
+    return str(task) if model is None else f"{task} — {model}"
+
+
+def _metric_axis(ax: Axes, frame: pd.DataFrame) -> None:
+    names = [n for n in _sorted_unique(frame.get("metric_name", pd.Series(dtype=object)))]
+    ax.set_ylabel(metric_label(names[0]) if len(names) == 1 else "metric", fontsize=8)
+
+
+def _line_series(
+    ax: Axes,
+    frame: pd.DataFrame,
+    *,
+    x_col: str,
+    series_cols: Sequence[str],
+    log_x: bool,
+) -> None:
+    """One line with a CI band per series; colour by knob level, style by model/mode."""
+    keys = _group_keys(frame, series_cols)
+    levels = _sorted_unique(frame["level"]) if "level" in frame.columns else [None]
+    models = _sorted_unique(frame["model"]) if "model" in frame.columns else [None]
+    modes = _sorted_unique(frame["budget_mode"]) if "budget_mode" in frame.columns else [None]
+    drawn: set[tuple[int, int, int]] = set()
+    for key in keys:
+        part = dict(zip(series_cols, key, strict=True))
+        sub = _select(frame, series_cols, key).sort_values(x_col)
+        x = sub[x_col].to_numpy(dtype=float)
+        if log_x:
+            # Budget "none" spends ~0 tokens; a log axis cannot show 0, so it sits at 1.
+            x = np.maximum(x, 1.0)
+        y = sub["metric"].to_numpy(dtype=float)
+        li = levels.index(part.get("level")) if part.get("level") in levels else 0
+        mi = models.index(part.get("model")) if part.get("model") in models else 0
+        bi = modes.index(part.get("budget_mode")) if part.get("budget_mode") in modes else 0
+        # Beyond eight levels the colours repeat, so the line style moves on too.
+        style = LINESTYLES[(mi + li // 8) % len(LINESTYLES)]
+        colour = series_colour(li)
+        ax.plot(
+            x,
+            y,
+            linestyle=style,
+            marker=MARKERS[bi % len(MARKERS)],
+            markersize=4,
+            color=colour,
+            linewidth=1.5,
+        )
+        if {"ci_low", "ci_high"} <= set(sub.columns):
+            lo = sub["ci_low"].to_numpy(dtype=float)
+            hi = sub["ci_high"].to_numpy(dtype=float)
+            if np.isfinite(lo).any() and np.isfinite(hi).any():
+                ax.fill_between(x, lo, hi, color=colour, alpha=0.15, linewidth=0)
+        drawn.add((li, mi, bi))
+    if log_x:
+        ax.set_xscale("log")
+        _token_axis(ax.xaxis)
+    ax.grid(True, alpha=0.3, linewidth=0.5)
+    ax.tick_params(which="both", labelsize=8)
+    if drawn:
+        ax.legend(
+            handles=_legend(drawn, levels, models, modes, frame),
+            fontsize=7,
+            loc="best",
+            frameon=False,
+        )
+
+
+def _legend(
+    drawn: set[tuple[int, int, int]],
+    levels: list[Any],
+    models: list[Any],
+    modes: list[Any],
+    frame: pd.DataFrame,
+) -> list[Line2D]:
+    """One entry per level (colour), per model (line style) and per budget mode (marker),
+    instead of one per combination: 3 levels × 3 modes need 6 entries, not 9."""
+    knob = (
+        frame["knob"].dropna().iloc[0]
+        if "knob" in frame.columns and frame["knob"].notna().any()
+        else None
+    )
+    used_levels = sorted({d[0] for d in drawn})
+    used_models = sorted({d[1] for d in drawn})
+    used_modes = sorted({d[2] for d in drawn})
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=series_colour(li),
+            linestyle=LINESTYLES[(li // 8) % len(LINESTYLES)],
+            linewidth=1.5,
+            label=level_label(knob, levels[li]),
+        )
+        for li in used_levels
+    ]
+    if len(used_models) > 1:
+        handles += [
+            Line2D(
+                [],
+                [],
+                color="#555555",
+                linestyle=LINESTYLES[mi % len(LINESTYLES)],
+                label=str(models[mi]),
+            )
+            for mi in used_models
+        ]
+    if any(modes[bi] is not None for bi in used_modes):
+        handles += [
+            Line2D(
+                [],
+                [],
+                color="#555555",
+                linestyle="none",
+                marker=MARKERS[bi % len(MARKERS)],
+                markersize=4,
+                label=f"budget: {modes[bi]}",
+            )
+            for bi in used_modes
+        ]
+    return handles
+
+
+def scaling_curves(curves: pd.DataFrame) -> Figure | None:
+    """Metric vs mean observed reasoning tokens (log x), one panel per task.
+
+    One line per knob level (and per model / budget mode when several), bootstrap CI
+    bands, and the requested budgets marked as dotted verticals with ticks on the top axis.
+    """
+    if curves.empty or "x_tokens" not in curves.columns:
+        return None
+    tasks = _sorted_unique(curves["task"])
+    fig, axes = _panels(len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
+        sub = _select(curves, ["task"], (task,))
+        _line_series(
+            ax,
+            sub,
+            x_col="x_tokens",
+            series_cols=["model", "budget_mode", "knob", "level"],
+            log_x=True,
+        )
+        ax.set_title(_panel_title(task), fontsize=10)
+        ax.set_xlabel("observed reasoning tokens (mean per trial, log scale)", fontsize=8)
+        _metric_axis(ax, sub)
+        requested = sorted(
+            {int(b) for b in sub.get("budget_tokens", pd.Series(dtype=float)).dropna() if b > 0}
+        )
+        if requested:
+            for b in requested:
+                ax.axvline(b, color="#777777", linestyle=":", linewidth=0.8, zorder=0)
+            top = ax.secondary_xaxis("top")
+            top.set_xticks(requested)
+            top.set_xticklabels([str(b) for b in requested], fontsize=7)
+            top.set_xlabel("requested budget (tokens)", fontsize=8)
+            top.minorticks_off()
+    return fig
+
+
+def natural_rank(frame: pd.DataFrame) -> Figure | None:
+    """Natural budget: metric by length rank among a question's samples (1 = shortest)."""
+    if frame.empty or "rank" not in frame.columns:
+        return None
+    tasks = _sorted_unique(frame["task"])
+    fig, axes = _panels(len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
+        sub = _select(frame, ["task"], (task,))
+        _line_series(ax, sub, x_col="rank", series_cols=["model", "knob", "level"], log_x=False)
+        ax.set_title(_panel_title(task), fontsize=10)
+        ax.set_xlabel("length rank among a question's samples (1 = shortest)", fontsize=8)
+        ax.set_ylabel("metric (same scale as the curves)", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
+
+
+def natural_bins(frame: pd.DataFrame) -> Figure | None:
+    """Natural budget: metric by reasoning-length quantile bin (x = bin mean, log scale)."""
+    if frame.empty or "mean_tokens" not in frame.columns:
+        return None
+    tasks = _sorted_unique(frame["task"])
+    fig, axes = _panels(len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
+        sub = _select(frame, ["task"], (task,))
+        _line_series(
+            ax, sub, x_col="mean_tokens", series_cols=["model", "knob", "level"], log_x=True
+        )
+        ax.set_title(_panel_title(task), fontsize=10)
+        ax.set_xlabel("reasoning tokens (mean of the length quantile bin, log scale)", fontsize=8)
+        ax.set_ylabel("metric (same scale as the curves)", fontsize=8)
+    return fig
+
+
+def budget_order(label: str) -> tuple[int, int, str]:
+    """Sort key for budget labels: none, then each mode by tokens, then natural."""
+    mode, _, tokens = label.partition(":")
+    if mode == "none":
+        return (0, 0, label)
+    if mode == "natural":
+        return (2, 0, label)
+    try:
+        return (1, int(tokens), mode)
+    except ValueError:
+        return (1, 0, label)
+
+
+def budget_labels(records: pd.DataFrame) -> pd.Series:
+    """``forced:128``-style label per record, matching ``Budget.label``."""
+    modes = records["budget_mode"].astype(str)
+    tokens = records["budget_tokens"].astype(int).astype(str)
+    plain = modes.isin(["natural", "none"])
+    return modes.where(plain, modes + ":" + tokens)
+
+
+def budget_adherence(records: pd.DataFrame, *, seed: int = 0) -> Figure | None:
+    """Requested vs observed reasoning tokens: a box per requested budget, one panel per model.
+
+    The requested cap is drawn as a vermillion tick on each box and the share of trials
+    that exceeded it (``budget_violation``) is printed above, so budgets that are not
+    honoured stand out.
+    """
+    needed = {"budget_mode", "budget_tokens", "reasoning_tokens", "model"}
+    if records.empty or not needed <= set(records.columns):
+        return None
+    frame = records.assign(_label=budget_labels(records))
+    models = _sorted_unique(frame["model"])
+    fig, axes = _panels(len(models))
+    rng = np.random.default_rng(seed)
+    for ax, model in zip(axes, models, strict=True):
+        sub = _select(frame, ["model"], (model,))
+        labels = sorted(sub["_label"].unique(), key=budget_order)
+        data = [
+            sub.loc[sub["_label"] == lab, "reasoning_tokens"].to_numpy(dtype=float)
+            for lab in labels
+        ]
+        positions = np.arange(1, len(labels) + 1)
+        ax.boxplot(
+            data,
+            positions=positions,
+            widths=0.55,
+            showfliers=False,
+            patch_artist=True,
+            boxprops={"facecolor": "#56B4E9", "alpha": 0.35, "edgecolor": "#0072B2"},
+            medianprops={"color": "#0072B2", "linewidth": 1.5},
+            whiskerprops={"color": "#0072B2"},
+            capprops={"color": "#0072B2"},
+        )
+        for pos, values in zip(positions, data, strict=True):
+            if len(values) > _STRIP_POINTS:
+                values = rng.choice(values, _STRIP_POINTS, replace=False)
+            jitter = rng.uniform(-0.18, 0.18, len(values))
+            ax.scatter(pos + jitter, values, s=5, color="#000000", alpha=0.35, linewidths=0)
+        for pos, lab in zip(positions, labels, strict=True):
+            rows = sub[sub["_label"] == lab]
+            requested = int(rows["budget_tokens"].iloc[0])
+            if requested > 0:
+                ax.hlines(requested, pos - 0.38, pos + 0.38, color="#D55E00", linewidth=2)
+            if "budget_violation" in rows.columns and requested > 0:
+                share = float(rows["budget_violation"].astype(bool).mean())
+                ax.annotate(
+                    f"{share:.0%} over",
+                    (pos, 1.0),
+                    xycoords=("data", "axes fraction"),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color="#D55E00" if share > 0 else "#555555",
+                )
+        ax.set_xticks(positions)
+        ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=7)
+        ax.set_yscale("symlog", linthresh=10)
+        _token_axis(ax.yaxis)
+        ax.set_xlabel("requested budget (mode:tokens)", fontsize=8)
+        ax.set_ylabel("observed reasoning tokens (symlog scale)", fontsize=8)
+        ax.set_title(_panel_title(model), fontsize=10, pad=14)
+        ax.grid(True, axis="y", alpha=0.3, linewidth=0.5)
+        ax.tick_params(axis="y", which="both", labelsize=8)
+        ax.plot([], [], color="#D55E00", linewidth=2, label="requested cap")
+        ax.legend(fontsize=7, loc="upper left", frameon=False)
+    return fig
+
+
+def pareto_front(frame: pd.DataFrame) -> Figure | None:
+    """Cost vs metric per task; dominated configurations faded, the front joined and labelled."""
+    if frame.empty or not {"cost", "metric"} <= set(frame.columns):
+        return None
+    tasks = _sorted_unique(frame["task"])
+    fig, axes = _panels(len(tasks))
+    strategies = _sorted_unique(frame["strategy"]) if "strategy" in frame.columns else [None]
+    for ax, task in zip(axes, tasks, strict=True):
+        sub = _select(frame, ["task"], (task,))
+        on_front = (
+            sub["on_front"].astype(bool)
+            if "on_front" in sub.columns
+            else pd.Series(False, index=sub.index)
+        )
+        for si, strategy in enumerate(strategies):
+            part = sub if strategy is None else _select(sub, ["strategy"], (strategy,))
+            colour = series_colour(si)
+            marker = MARKERS[si % len(MARKERS)]
+            front = part[on_front.loc[part.index]]
+            rest = part[~on_front.loc[part.index]]
+            name = "all" if strategy is None else str(strategy)
+            ax.scatter(
+                rest["cost"],
+                rest["metric"],
+                s=16,
+                color=colour,
+                alpha=0.25,
+                marker=marker,
+                linewidths=0,
+                label=f"{name} (dominated)" if len(rest) else None,
+            )
+            ax.scatter(
+                front["cost"],
+                front["metric"],
+                s=30,
+                color=colour,
+                marker=marker,
+                edgecolors="#000000",
+                linewidths=0.6,
+                label=f"{name} (on front)" if len(front) else None,
+                zorder=3,
+            )
+        front_all = sub[on_front].sort_values("cost")
+        if len(front_all) > 1:
+            ax.plot(
+                front_all["cost"],
+                front_all["metric"],
+                color="#000000",
+                linewidth=0.9,
+                drawstyle="steps-post",
+                zorder=2,
+            )
+        if "label" in front_all.columns:
+            for _, row in front_all.head(_FRONT_LABELS).iterrows():
+                ax.annotate(
+                    str(row["label"]),
+                    (row["cost"], row["metric"]),
+                    fontsize=6.5,
+                    xytext=(4, 4),
+                    textcoords="offset points",
+                )
+        axis = sub["cost_axis"].iloc[0] if "cost_axis" in sub.columns and len(sub) else "tokens"
+        if (sub["cost"] > 0).all():
+            ax.set_xscale("log")
+            if axis == "tokens":
+                _token_axis(ax.xaxis)
+        ax.set_xlabel(cost_label(axis), fontsize=8)
+        names = _sorted_unique(sub["metric_name"]) if "metric_name" in sub.columns else []
+        ax.set_ylabel(metric_label(names[0]) if len(names) == 1 else "metric", fontsize=8)
+        ax.set_title(_panel_title(task), fontsize=10)
+        ax.grid(True, alpha=0.3, linewidth=0.5)
+        ax.tick_params(which="both", labelsize=8)
+        ax.legend(fontsize=7, frameon=False, loc="best")
+    return fig
+
+
+def _bin_text(row: pd.Series) -> str:
+    lo, hi = row.get("bin_low"), row.get("bin_high")
+    if lo is None or hi is None or is_missing(lo) or is_missing(hi):
+        return str(row.get("length_bin"))
+    return f"{float(lo):.0f}–{float(hi):.0f}"
+
+
+def cube_heatmap(cube: pd.DataFrame, metric_names: dict[Any, str] | None = None) -> Figure | None:
+    """The (knob level × reasoning-length bin) cube: one heatmap per task and model.
+
+    Cells carry the metric and the trial count; the colour map is cividis (readable in
+    greyscale and under colour-vision deficiency), reversed for lower-is-better metrics so
+    that "better" is always the bright end.
+    """
+    if cube.empty or not {"length_bin", "metric"} <= set(cube.columns):
+        return None
+    keys = _group_keys(cube, ["task", "model"])
+    fig, axes = _panels(len(keys), extra_h=0.3)
+    for ax, key in zip(axes, keys, strict=True):
+        sub = _select(cube, ["task", "model"], key)
+        levels = _sorted_unique(sub["level"]) if "level" in sub.columns else [None]
+        bins = sorted(sub["length_bin"].dropna().unique())
+        grid = np.full((len(levels), len(bins)), np.nan)
+        counts = np.zeros_like(grid)
+        bin_names: dict[Any, str] = {}
+        for _, row in sub.iterrows():
+            li = levels.index(_norm(row.get("level"))) if "level" in sub.columns else 0
+            bi = bins.index(row["length_bin"])
+            grid[li, bi] = float(row["metric"])
+            counts[li, bi] = float(row.get("n", 0) or 0)
+            bin_names.setdefault(row["length_bin"], _bin_text(row))
+        metric_name = (metric_names or {}).get(key[0], "accuracy")
+        lower_better = metric_name in ("mae", "rmse")
+        cmap = "cividis_r" if lower_better else "cividis"
+        image = ax.imshow(grid, aspect="auto", cmap=cmap, interpolation="nearest")
+        finite = grid[np.isfinite(grid)]
+        mid = float(np.nanmean(finite)) if finite.size else 0.0
+        for (li, bi), value in np.ndenumerate(grid):
+            if not math.isfinite(value):
+                continue
+            bright = (value > mid) != lower_better
+            ax.text(
+                bi,
+                li,
+                f"{value:.2f}\nn={int(counts[li, bi])}",
+                ha="center",
+                va="center",
+                fontsize=6.5,
+                color="#000000" if bright else "#FFFFFF",
+            )
+        knob = (
+            sub["knob"].dropna().iloc[0]
+            if "knob" in sub.columns and sub["knob"].notna().any()
+            else None
+        )
+        ax.set_yticks(range(len(levels)))
+        ax.set_yticklabels(
+            [level_label(None, lv) if lv is not None else "all" for lv in levels], fontsize=7
+        )
+        ax.set_xticks(range(len(bins)))
+        ax.set_xticklabels([bin_names[b] for b in bins], rotation=35, ha="right", fontsize=7)
+        ax.set_xlabel("reasoning-length bin (tokens)", fontsize=8)
+        ax.set_ylabel(f"knob level ({knob})" if knob else "knob level", fontsize=8)
+        ax.set_title(_panel_title(*key), fontsize=10)
+        bar = fig.colorbar(image, ax=ax, shrink=0.85)
+        bar.set_label(metric_label(metric_name), fontsize=7)
+        bar.ax.tick_params(labelsize=7)
+    return fig

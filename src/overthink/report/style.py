@@ -1,0 +1,122 @@
+"""Colours, labels and small formatting helpers shared by the plots and the HTML page.
+
+The palette is Okabe–Ito, chosen because its eight colours stay distinguishable under the
+common forms of colour-vision deficiency; series that run past eight colours also change
+line style, so no two series rely on hue alone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+__all__ = [
+    "LINESTYLES",
+    "MARKERS",
+    "OKABE_ITO",
+    "VERDICT_COLOURS",
+    "LineStyle",
+    "cost_label",
+    "fmt_num",
+    "is_missing",
+    "level_label",
+    "metric_label",
+    "series_colour",
+]
+
+# Yellow sits last: it has the weakest contrast on a white background.
+OKABE_ITO: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#D55E00",  # vermillion
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#000000",  # black
+    "#F0E442",  # yellow
+)
+
+LineStyle = Literal["-", "--", ":", "-."]
+LINESTYLES: tuple[LineStyle, ...] = ("-", "--", ":", "-.")
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+# Background tints for the verdict column; the verdict word is always printed too.
+VERDICT_COLOURS: dict[str, str] = {
+    "inverse": "#F4C7A8",  # vermillion tint: the finding the tool exists to catch
+    "positive": "#B3DDCD",  # bluish-green tint
+    "peaked": "#F6DD9E",  # orange tint
+    "flat": "#E3E3E3",
+    "insufficient": "#FFFFFF",
+}
+
+_METRIC_LABELS: dict[str, str] = {
+    "accuracy": "accuracy (fraction correct, higher is better)",
+    "safe_rate": "safe-choice rate (fraction, higher is better)",
+    "mae": "mean absolute error (answer units, lower is better)",
+    "rmse": "RMSE (answer units, lower is better)",
+}
+
+_COST_LABELS: dict[str, str] = {
+    "tokens": "cost: tokens per question (log scale)",
+    "dollars": "cost: US$ per question (log scale)",
+    "usd": "cost: US$ per question (log scale)",
+    "latency": "cost: latency per question, s (log scale)",
+    "eflops": "cost: KV-aware eFLOPs per question (log scale)",
+}
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, NaN and the empty string (how frames spell "no knob")."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value == ""
+
+
+def level_label(knob: Any, level: Any) -> str:
+    """``distractors=4``, or ``all`` when the task has no knob."""
+    if is_missing(knob) and is_missing(level):
+        return "all"
+    if is_missing(knob):
+        return str(level)
+    if is_missing(level):
+        return f"{knob}=all"
+    if isinstance(level, float) and level.is_integer():
+        level = int(level)
+    return f"{knob}={level}"
+
+
+def metric_label(name: Any) -> str:
+    """Axis label, with units and direction, for a metric name."""
+    text = str(name)
+    return _METRIC_LABELS.get(text, text)
+
+
+def cost_label(axis: Any) -> str:
+    """Axis label, with units, for a Pareto cost axis."""
+    text = str(axis)
+    return _COST_LABELS.get(text, f"cost: {text} (log scale)")
+
+
+def series_colour(index: int) -> str:
+    """Colour of the ``index``-th series."""
+    return OKABE_ITO[index % len(OKABE_ITO)]
+
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    """Compact number for tables: ``—`` for missing, integers without decimals."""
+    if is_missing(value):
+        return "—"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isinf(number):
+        return "∞" if number > 0 else "-∞"
+    if number.is_integer() and abs(number) < 1e15:
+        return f"{int(number):,}"
+    magnitude = abs(number)
+    if magnitude != 0 and (magnitude < 1e-3 or magnitude >= 1e6):
+        return f"{number:.{digits - 1}e}"
+    return f"{number:.{digits}g}" if magnitude >= 1 else f"{number:.{digits}f}".rstrip("0")

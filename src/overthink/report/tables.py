@@ -1,0 +1,129 @@
+"""The verdict table: one row per curve, as plain cells the template escapes and the page sorts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from overthink.report.style import VERDICT_COLOURS, fmt_num, is_missing, level_label
+
+__all__ = ["Cell", "Table", "cube_slope_table", "verdict_table"]
+
+# Inverse scaling first when sorting by verdict: it is what the reader is looking for.
+_VERDICT_ORDER = ("inverse", "peaked", "positive", "flat", "insufficient")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell: shown text, a sort key, and an optional background colour."""
+
+    text: str
+    sort: str | float = ""
+    colour: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """Header (label, kind) pairs, kind ``num`` or ``text`` for sorting, and rows of cells."""
+
+    header: list[tuple[str, str]]
+    rows: list[list[Cell]]
+
+
+def _float(value: Any) -> float:
+    if is_missing(value):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _num_cell(value: Any) -> Cell:
+    number = _float(value)
+    return Cell(fmt_num(value), number if math.isfinite(number) else "")
+
+
+def _ci_cell(value: Any, low: Any, high: Any) -> Cell:
+    number = _float(value)
+    text = fmt_num(value)
+    if not (is_missing(low) and is_missing(high)):
+        text += f" [{fmt_num(low)}, {fmt_num(high)}]"
+    return Cell(text, number if math.isfinite(number) else "")
+
+
+def _text_cell(value: Any) -> Cell:
+    text = "" if is_missing(value) else str(value)
+    return Cell(text, text.lower())
+
+
+def verdict_table(verdicts: pd.DataFrame) -> Table:
+    """Rows of the verdict table; the model column appears only when there are several."""
+    several_models = "model" in verdicts.columns and verdicts["model"].nunique(dropna=True) > 1
+    header: list[tuple[str, str]] = [("task", "text")]
+    if several_models:
+        header.append(("model", "text"))
+    header += [
+        ("budget mode", "text"),
+        ("knob level", "text"),
+        ("metric", "text"),
+        ("verdict", "num"),
+        ("slope [95% CI]", "num"),
+        ("Spearman ρ (p adj.)", "num"),
+        ("turning point [95% CI], tokens", "num"),
+        ("best", "num"),
+        ("worst", "num"),
+    ]
+    rows: list[list[Cell]] = []
+    for rec in verdicts.to_dict(orient="records"):
+        verdict = "" if is_missing(rec.get("verdict")) else str(rec["verdict"])
+        order = _VERDICT_ORDER.index(verdict) if verdict in _VERDICT_ORDER else len(_VERDICT_ORDER)
+        rho = _float(rec.get("rho"))
+        p_adj = rec.get("p_adjusted", rec.get("p_value"))
+        rho_text = fmt_num(rec.get("rho"))
+        if not is_missing(p_adj):
+            rho_text += f" (p={fmt_num(p_adj, 2)})"
+        row = [_text_cell(rec.get("task"))]
+        if several_models:
+            row.append(_text_cell(rec.get("model")))
+        row += [
+            _text_cell(rec.get("budget_mode")),
+            _text_cell(level_label(rec.get("knob"), rec.get("level"))),
+            _text_cell(rec.get("metric_name")),
+            Cell(verdict or "—", float(order), VERDICT_COLOURS.get(verdict)),
+            _ci_cell(rec.get("slope"), rec.get("slope_low"), rec.get("slope_high")),
+            Cell(rho_text, rho if math.isfinite(rho) else ""),
+            _ci_cell(rec.get("turning_point"), rec.get("tp_low"), rec.get("tp_high")),
+            _num_cell(rec.get("best_metric")),
+            _num_cell(rec.get("worst_metric")),
+        ]
+        rows.append(row)
+    return Table(header=header, rows=rows)
+
+
+def cube_slope_table(slopes: pd.DataFrame) -> Table:
+    """Per-level length slopes and the length × knob interaction from the cube."""
+    header = [
+        ("task", "text"),
+        ("model", "text"),
+        ("knob level", "text"),
+        ("slope vs length [95% CI]", "num"),
+        ("interaction slope", "num"),
+        ("interaction p", "num"),
+    ]
+    rows = [
+        [
+            _text_cell(rec.get("task")),
+            _text_cell(rec.get("model")),
+            _text_cell(level_label(rec.get("knob"), rec.get("level"))),
+            _ci_cell(rec.get("slope"), rec.get("slope_low"), rec.get("slope_high")),
+            _num_cell(rec.get("interaction_slope")),
+            _num_cell(rec.get("interaction_p")),
+        ]
+        for rec in slopes.to_dict(orient="records")
+    ]
+    return Table(header=header, rows=rows)

@@ -1,0 +1,228 @@
+/* overthink report: sortable tables and the sample browser.
+ * Model and task text only ever reaches the page through textContent, never innerHTML,
+ * so a response that contains markup is shown as text and runs nothing. */
+(function () {
+  "use strict";
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  /* ---- sortable tables ------------------------------------------------------------ */
+  function sortTable(table, col, th) {
+    var numeric = th.getAttribute("data-type") === "num";
+    var dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) {
+      c.removeAttribute("aria-sort");
+    });
+    th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.cells[col].getAttribute("data-sort");
+      var y = b.cells[col].getAttribute("data-sort");
+      // Blanks sort last in both directions: a missing CI is not a small one.
+      if (x === "" || x === null) { return (y === "" || y === null) ? 0 : 1; }
+      if (y === "" || y === null) { return -1; }
+      if (numeric) { return dir * (parseFloat(x) - parseFloat(y)); }
+      return dir * x.localeCompare(y);
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
+      th.tabIndex = 0;
+      th.addEventListener("click", function () { sortTable(table, col, th); });
+      th.addEventListener("keydown", function (ev) {
+        if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); sortTable(table, col, th); }
+      });
+    });
+  });
+
+  /* ---- sample browser ------------------------------------------------------------- */
+  var source = document.getElementById("ot-data");
+  var root = document.getElementById("sample-browser");
+  if (!source || !root) { document.body.setAttribute("data-ready", "1"); return; }
+  var data = JSON.parse(source.textContent);
+  var C = {};
+  data.columns.forEach(function (name, i) { C[name] = i; });
+  var T = data.tables;
+  var rows = data.rows;
+  var PAGE = 50;
+  var page = 0;
+  var matches = [];
+  var haystack = null;
+
+  var fTask = document.getElementById("f-task");
+  var fModel = document.getElementById("f-model");
+  var fBudget = document.getElementById("f-budget");
+  var fStatus = document.getElementById("f-status");
+  var fFlag = document.getElementById("f-flag");
+  var fText = document.getElementById("f-text");
+  var fSort = document.getElementById("f-sort");
+  var list = document.getElementById("sb-list");
+  var count = document.getElementById("sb-count");
+  var pageLabel = document.getElementById("sb-page");
+  var prev = document.getElementById("sb-prev");
+  var next = document.getElementById("sb-next");
+
+  function fillSelect(select, values, labels) {
+    values.forEach(function (v, i) {
+      var opt = el("option", null, labels ? labels[i] : v);
+      opt.value = String(v);
+      select.appendChild(opt);
+    });
+  }
+  function indexOrder(table) {
+    return table.map(function (_, i) { return i; }).sort(function (a, b) {
+      return String(table[a]).localeCompare(String(table[b]), undefined, {numeric: true});
+    });
+  }
+  fillSelect(fTask, indexOrder(T.task), indexOrder(T.task).map(function (i) { return T.task[i]; }));
+  fillSelect(fModel, indexOrder(T.model), indexOrder(T.model).map(function (i) { return T.model[i]; }));
+  fillSelect(fBudget, indexOrder(T.budget), indexOrder(T.budget).map(function (i) { return T.budget[i]; }));
+
+  function buildHaystack() {
+    haystack = rows.map(function (r) {
+      return [r[C.sample_id], r[C.answer], r[C.target], T.meta[r[C.meta]], r[C.response],
+              r[C.reasoning], r[C.error], T.prompt[r[C.prompt]]].join("\u0000").toLowerCase();
+    });
+  }
+
+  function status(r) { return data.status[r[C.status]]; }
+
+  function applyFilters() {
+    var task = fTask.value, model = fModel.value, budget = fBudget.value;
+    var st = fStatus.value, flag = fFlag.value;
+    var text = fText.value.trim().toLowerCase();
+    if (text && haystack === null) { buildHaystack(); }
+    matches = [];
+    for (var i = 0; i < rows.length; i++) {
+      var r = rows[i];
+      if (task !== "" && String(r[C.task]) !== task) { continue; }
+      if (model !== "" && String(r[C.model]) !== model) { continue; }
+      if (budget !== "" && String(r[C.budget]) !== budget) { continue; }
+      if (st !== "") {
+        var s = status(r);
+        if (st === "wrong" ? (s !== "wrong" && s !== "unparsed") : s !== st) { continue; }
+      }
+      if (flag !== "" && (r[C.flags] & parseInt(flag, 10)) === 0) { continue; }
+      if (text && haystack[i].indexOf(text) < 0) { continue; }
+      matches.push(i);
+    }
+    var key = fSort.value;
+    if (key) {
+      var col = C[key.slice(1)], dir = key.charAt(0) === "-" ? -1 : 1;
+      matches.sort(function (a, b) {
+        var x = rows[a][col], y = rows[b][col];
+        if (x === null) { return y === null ? a - b : 1; }
+        if (y === null) { return -1; }
+        return dir * (x - y) || a - b;
+      });
+    }
+    page = 0;
+    render();
+  }
+
+  function field(dl, label, value) {
+    if (value === null || value === undefined || value === "") { return; }
+    dl.appendChild(el("dt", null, label));
+    dl.appendChild(el("dd", null, value));
+  }
+
+  function textBlock(parent, title, text) {
+    parent.appendChild(el("h4", null, title));
+    parent.appendChild(el("pre", null, text === "" ? "(empty)" : text));
+  }
+
+  function body(r) {
+    var box = el("div", "rec-body");
+    var dl = el("dl");
+    field(dl, "task", T.task[r[C.task]]);
+    field(dl, "model", T.model[r[C.model]]);
+    field(dl, "budget", T.budget[r[C.budget]]);
+    field(dl, "strategy", T.strategy[r[C.strategy]]);
+    field(dl, "sample", r[C.sample_id] + "  (sample index " + r[C.sample_index] + ")");
+    field(dl, "meta", T.meta[r[C.meta]]);
+    field(dl, "parsed answer", r[C.answer] === null ? "(none parsed)" : r[C.answer]);
+    field(dl, "target", r[C.target]);
+    field(dl, "score", r[C.score]);
+    field(dl, "tokens", "prompt " + r[C.prompt_tokens] + " · reasoning " + r[C.reasoning_tokens] +
+          " · answer " + r[C.answer_tokens]);
+    field(dl, "latency", r[C.latency_s] + " s");
+    field(dl, "finish reason", T.finish_reason[r[C.finish_reason]]);
+    field(dl, "error", r[C.error]);
+    box.appendChild(dl);
+    textBlock(box, "Prompt", T.prompt[r[C.prompt]]);
+    var reasoning = el("details", "reasoning");
+    reasoning.appendChild(el("summary", null, "Reasoning (" + r[C.reasoning_tokens] + " tokens)"));
+    reasoning.appendChild(el("pre", null, r[C.reasoning] === "" ? "(empty)" : r[C.reasoning]));
+    box.appendChild(reasoning);
+    textBlock(box, "Response", r[C.response]);
+    return box;
+  }
+
+  function item(i) {
+    var r = rows[i];
+    var st = status(r);
+    var li = el("li", "st-" + st);
+    li.setAttribute("data-row", String(i));
+    var det = el("details");
+    var sum = el("summary");
+    var mark = {correct: "\u2713 correct", wrong: "\u2717 wrong", unparsed: "\u2717 unparsed",
+                error: "! error", scored: "scored", unscored: "unscored"}[st] || st;
+    sum.appendChild(el("span", "badge", mark));
+    var bits = [T.task[r[C.task]], r[C.sample_id], T.budget[r[C.budget]], "#" + r[C.sample_index],
+                "answer: " + (r[C.answer] === null ? "\u2014" : r[C.answer]),
+                "target: " + r[C.target], r[C.reasoning_tokens] + " reasoning tokens"];
+    var strategy = T.strategy[r[C.strategy]];
+    if (strategy && strategy !== "single") { bits.splice(3, 0, strategy); }
+    if (T.model.length > 1) { bits.splice(1, 0, T.model[r[C.model]]); }
+    if (st === "scored") { bits.push("error " + r[C.score]); }
+    sum.appendChild(document.createTextNode(bits.join(" \u00b7 ")));
+    if (r[C.flags] & 1) { sum.appendChild(el("span", "flag", "cut in thinking")); }
+    if (r[C.flags] & 2) { sum.appendChild(el("span", "flag", "empty answer")); }
+    if (r[C.flags] & 4) { sum.appendChild(el("span", "flag", "over budget")); }
+    det.appendChild(sum);
+    // The body is built on first open: a page of 50 collapsed rows stays cheap.
+    det.addEventListener("toggle", function () {
+      if (det.open && det.childNodes.length === 1) { det.appendChild(body(r)); }
+    });
+    li.appendChild(det);
+    return li;
+  }
+
+  function render() {
+    var pages = Math.max(1, Math.ceil(matches.length / PAGE));
+    if (page >= pages) { page = pages - 1; }
+    var frag = document.createDocumentFragment();
+    var end = Math.min(matches.length, (page + 1) * PAGE);
+    for (var k = page * PAGE; k < end; k++) { frag.appendChild(item(matches[k])); }
+    list.textContent = "";
+    list.appendChild(frag);
+    count.textContent = matches.length.toLocaleString() + " of " + rows.length.toLocaleString() +
+      " records match";
+    pageLabel.textContent = "page " + (page + 1) + " of " + pages;
+    prev.disabled = page === 0;
+    next.disabled = page >= pages - 1;
+  }
+
+  var timer = null;
+  fText.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(applyFilters, 250);
+  });
+  [fTask, fModel, fBudget, fStatus, fFlag, fSort].forEach(function (s) {
+    s.addEventListener("change", applyFilters);
+  });
+  prev.addEventListener("click", function () { page -= 1; render(); });
+  next.addEventListener("click", function () { page += 1; render(); });
+  applyFilters();
+  // How long the page took to become usable, for the benchmark (ms since navigation).
+  document.body.setAttribute("data-ready-ms", String(Math.round(performance.now())));
+  document.body.setAttribute("data-ready", "1");
+})();
