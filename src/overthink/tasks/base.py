@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from overthink.core import AnswerKind, Sample
+from overthink.errors import ConfigError
 from overthink.tasks import extract
 
 __all__ = ["Knob", "Task"]
@@ -24,6 +25,10 @@ class Knob:
     """Type each level is parsed to from the CLI (``-T name=1,2,3``)."""
     choices: tuple[Any, ...] | None = None
     """Allowed levels, when the knob is categorical."""
+    minimum: int | None = None
+    """Smallest allowed level for integer knobs (e.g. 0 distractors)."""
+    maximum: int | None = None
+    """Largest allowed level for integer knobs (e.g. an 8x8 zebra grid)."""
 
     def parse(self, text: str) -> Any:
         """Parse one level from text, with an error naming the knob and what is accepted."""
@@ -31,29 +36,55 @@ class Knob:
         try:
             value = self.kind(raw)
         except (TypeError, ValueError):
-            raise ValueError(
+            raise ConfigError(
                 f"knob {self.name!r}: {raw!r} is not a valid {self.kind.__name__}"
             ) from None
+        return self.check(value)
+
+    def check(self, value: Any) -> Any:
+        """Validate an already-typed level; returns it unchanged or raises ConfigError."""
         if self.choices is not None and value not in self.choices:
             accepted = ", ".join(str(c) for c in self.choices)
-            raise ValueError(f"knob {self.name!r}: {raw!r} is not one of {accepted}")
+            raise ConfigError(f"knob {self.name!r}: {value!r} is not one of {accepted}")
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(f"knob {self.name!r}: {value!r} is below the minimum {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise ConfigError(f"knob {self.name!r}: {value!r} is above the maximum {self.maximum}")
         return value
+
+    @property
+    def accepted(self) -> str:
+        """Human description of the accepted levels, for listings and errors."""
+        if self.choices is not None:
+            return "|".join(str(c) for c in self.choices)
+        lo = "" if self.minimum is None else str(self.minimum)
+        hi = "" if self.maximum is None else str(self.maximum)
+        if lo or hi:
+            return f"{self.kind.__name__} {lo}..{hi}"
+        return self.kind.__name__
 
 
 class Task(ABC):
     """Base class for tasks. Subclasses set ``name``, ``description``, ``knobs``.
 
     ``samples`` must be deterministic: the same ``n``, ``seed`` and knob levels give the
-    same Samples, byte for byte.
+    same Samples, byte for byte. Every sample's ``meta`` holds each knob's level under the
+    knob's name, so knobs become analysis axes.
     """
 
-    name: ClassVar[str]
-    description: ClassVar[str]
+    # Plain (not ClassVar) so a file-backed task can carry its own name per instance.
+    name: str
+    description: str
     knobs: ClassVar[tuple[Knob, ...]] = ()
+    answer_kind: AnswerKind | None = None
+    """The kind of every sample, when the task has a single kind (None = mixed)."""
 
     @abstractmethod
     def samples(self, n: int, seed: int, **levels: Any) -> list[Sample]:
-        """Return ``n`` samples for one setting of the knobs (one value per knob)."""
+        """Return ``n`` samples for one setting of the knobs (one value per knob).
+
+        Finite data sets (built-in item banks, files) return at most what they hold.
+        """
 
     def extract(self, sample: Sample, text: str) -> str | None:
         """Parse the model's answer from its response text (None when unparseable)."""
@@ -73,11 +104,26 @@ class Task(ABC):
             if k.name == name:
                 return k
         accepted = ", ".join(k.name for k in self.knobs) or "none"
-        raise ValueError(f"task {self.name!r} has no knob {name!r} (knobs: {accepted})")
+        raise ConfigError(f"task {self.name!r} has no knob {name!r} (knobs: {accepted})")
 
     def default_levels(self) -> dict[str, tuple[Any, ...]]:
         """Each knob's default sweep."""
         return {k.name: k.default for k in self.knobs}
+
+    def resolve_levels(self, levels: dict[str, Any]) -> dict[str, Any]:
+        """One level per knob: the given ones (validated) plus each knob's first default.
+
+        Unknown knob names raise ConfigError, so a typo never silently runs the default.
+        """
+        for name in levels:
+            self.knob(name)
+        out: dict[str, Any] = {}
+        for k in self.knobs:
+            value = levels[k.name] if k.name in levels else k.default[0]
+            if isinstance(value, str) and k.kind is not str:
+                value = k.parse(value)
+            out[k.name] = k.check(value)
+        return out
 
 
 def answer_kind_of(sample: Sample) -> AnswerKind:

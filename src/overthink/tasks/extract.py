@@ -1,36 +1,82 @@
 """Answer extraction and scoring shared by every task.
 
-Order of preference: the last ``<answer>…</answer>`` tag; then kind-specific fallbacks
-(a number after the word "answer", the last number, a number word, an option letter).
-Anything unparseable yields ``None`` — never an exception.
+Order of preference: the last complete ``<answer>…</answer>`` tag (the innermost one when
+tags are nested); then ``\\boxed{…}``; then an ``<answer>`` tag cut off by the token limit;
+then kind-specific fallbacks on the free text (a number after the word "answer", the last
+number or number word, an option letter such as ``(B)``). Anything unparseable yields
+``None`` — never an exception.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 
 from overthink.core import AnswerKind
 
-__all__ = ["extract_answer", "normalise", "parse_number", "score_answer"]
+__all__ = [
+    "LETTERS",
+    "extract_answer",
+    "first_number",
+    "normalise",
+    "numbers_equal",
+    "parse_number",
+    "score_answer",
+    "within_tolerance",
+]
 
-_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.IGNORECASE | re.DOTALL)
-_OPEN_TAG = re.compile(r"<answer>\s*([^<\n]*)", re.IGNORECASE)
-_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+LETTERS = "ABCDEFGH"
+"""Option letters, in order; choice tasks have at most this many options."""
+
+# Innermost tag: the body may not itself contain an opening tag, so with nested tags the
+# regex skips the outer opening and matches the inner pair.
+_TAG = re.compile(r"<answer>((?:(?!<answer>).)*?)</answer>", re.IGNORECASE | re.DOTALL)
+_OPEN_TAG = re.compile(r"<answer>\s*([^<\n]*)\s*$", re.IGNORECASE)
+_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+_THINK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
+
+# A number: optional sign, digits with optional thousands groups, optional decimals with
+# either "." or "," (European). Not preceded by a word character, so "Q1"/"x2" are skipped.
+_NUMBER = re.compile(r"(?<![\w.,])[-+]?(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:[.,]\d+)?")
 _AFTER_ANSWER = re.compile(
-    r"(?:final answer|answer)\s*(?:is|:|=)?\s*\**\s*([-+]?\d+(?:[.,]\d+)?)", re.IGNORECASE
+    r"(?:final answer|answer)\s*(?:is|:|=)?\s*\**\s*((?<![\w.,])[-+]?\d[\d,]*(?:\.\d+)?)",
+    re.IGNORECASE,
 )
-_WORDS = {
-    "zero": 0, "none": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
-    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-    "single": 1, "both": 2, "pair": 2, "couple": 2,
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9,
 }  # fmt: skip
-_WORD_RE = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
-_LETTER = re.compile(r"(?:^|[\s(\[*])([A-H])(?:[)\].:,\s*]|$)")
+_TEENS = {
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
+# Words that name a count without being numerals ("both of them" = 2).
+_COUNT_WORDS = {"none": 0, "single": 1, "both": 2, "pair": 2, "couple": 2}
+_WORD_RE = re.compile(
+    r"\b(?:(?P<tens>" + "|".join(_TENS) + r")(?:[- ](?P<unit>" + "|".join(_UNITS) + r"))?"
+    r"|(?P<word>" + "|".join([*_TEENS, *_UNITS, *_COUNT_WORDS]) + r"))\b",
+    re.IGNORECASE,
+)
+
+_LETTER_ALONE = re.compile(r"^\(?([A-Ha-h])\)?[.:]?$")
+_LETTER_LEAD = re.compile(r"^[(\[]?([A-H])[)\].:]?(?:\s|$)")
+_LETTER_NAMED = re.compile(
+    # Case-insensitive keyword, case-sensitive letter: "the answer is a cat" names no option.
+    r"(?:option|choice|answer(?:\s+is)?|answer:)\s*:?\s*[(\[*]*((?-i:[A-H]))\b", re.IGNORECASE
+)
+_LETTER_PAREN = re.compile(r"\(([A-H])\)")
+_LETTER_PUNCT = re.compile(r"(?:^|[\s*])([A-H])[).:](?:\s|$)")
+
+_MINUS = str.maketrans({"\u2212": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\ufe63": "-"})
 
 
 def _to_ascii_digits(text: str) -> str:
-    """Map unicode digits (e.g. Arabic-Indic, full-width) to ASCII."""
+    """Map unicode digits (Arabic-Indic, Devanagari, full-width...) and minus signs to ASCII."""
     out = []
     for ch in text:
         if ch.isdigit() and not ch.isascii():
@@ -40,7 +86,7 @@ def _to_ascii_digits(text: str) -> str:
             except (TypeError, ValueError):
                 pass
         out.append(ch)
-    return "".join(out)
+    return "".join(out).translate(_MINUS)
 
 
 def normalise(text: str) -> str:
@@ -50,52 +96,139 @@ def normalise(text: str) -> str:
     return text.strip(" .,:;!?\"'`*()[]")
 
 
+def _number_value(token: str) -> float:
+    """Value of a token matched by ``_NUMBER``: commas are thousands separators when
+    grouped by three, otherwise a decimal comma."""
+    if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", token):
+        return float(token.replace(",", ""))
+    return float(token.replace(",", "."))
+
+
+def _word_values(text: str) -> list[float]:
+    values = []
+    for m in _WORD_RE.finditer(text):
+        if m.group("tens"):
+            unit = m.group("unit")
+            values.append(
+                float(_TENS[m.group("tens").lower()] + (_UNITS[unit.lower()] if unit else 0))
+            )
+        else:
+            word = m.group("word").lower()
+            values.append(float({**_UNITS, **_TEENS, **_COUNT_WORDS}[word]))
+    return values
+
+
 def parse_number(text: str) -> float | None:
-    """The last number in ``text`` (digits or a number word), or None."""
-    text = _to_ascii_digits(text)
+    """The last number in ``text`` (digits, else a number word), or None."""
+    text = _to_ascii_digits(unicodedata.normalize("NFKC", text))
     nums = _NUMBER.findall(text)
     if nums:
-        return float(nums[-1].replace(",", "."))
-    words = _WORD_RE.findall(text)
-    if words:
-        return float(_WORDS[words[-1].lower()])
-    return None
+        return _number_value(nums[-1])
+    words = _word_values(text)
+    return words[-1] if words else None
+
+
+def first_number(text: str) -> float | None:
+    """The first number in ``text`` (digits, else a number word), or None.
+
+    Used inside an answer tag, where the first number is the answer and later ones are
+    units or scales (``7.5/10``, ``2 types out of 3 items``).
+    """
+    text = _to_ascii_digits(unicodedata.normalize("NFKC", text))
+    nums = _NUMBER.findall(text)
+    if nums:
+        return _number_value(nums[0])
+    words = _word_values(text)
+    return words[0] if words else None
 
 
 def _fmt_number(value: float) -> str:
-    return str(int(value)) if value == int(value) else repr(value)
+    if math.isfinite(value) and value == int(value):
+        return str(int(value))
+    return repr(value)
+
+
+def _final_segment(text: str) -> tuple[str | None, str]:
+    """The committed answer segment (tag, boxed or cut-off tag) if any, and the free text.
+
+    A closed ``<think>`` block is dropped from the free text when something follows it, so
+    numbers in the reasoning are not mistaken for the answer.
+    """
+    tags = _TAG.findall(text)
+    if tags:
+        return tags[-1], text
+    boxed = _BOXED.findall(text)
+    if boxed:
+        return boxed[-1], text
+    opened = _OPEN_TAG.findall(text)
+    if opened:
+        return opened[-1], text
+    outside = _THINK.sub(" ", text)
+    return None, outside if outside.strip() else text
 
 
 def _numeric(text: str) -> str | None:
-    text = _to_ascii_digits(text)
-    tags = _TAG.findall(text)
-    if tags:
-        val = parse_number(tags[-1])
+    text = _to_ascii_digits(unicodedata.normalize("NFKC", text))
+    segment, free = _final_segment(text)
+    if segment is not None:
+        val = first_number(segment)
         return None if val is None else _fmt_number(val)
-    after = _AFTER_ANSWER.findall(text)
+    after = _AFTER_ANSWER.findall(free)
     if after:
-        return _fmt_number(float(after[-1].replace(",", ".")))
-    val = parse_number(text)
+        return _fmt_number(_number_value(after[-1].rstrip(",")))
+    val = parse_number(free)
     return None if val is None else _fmt_number(val)
 
 
+def _letter_from_choice_text(text: str, choices: list[str], letters: str) -> str | None:
+    """Map an option's text back to its letter: exact match, else a unique containment."""
+    low = normalise(text)
+    if not low:
+        return None
+    norm = [normalise(c) for c in choices]
+    for i, c in enumerate(norm):
+        if c and c == low:
+            return letters[i]
+    hits = [i for i, c in enumerate(norm) if c and re.search(rf"(?<!\w){re.escape(c)}(?!\w)", low)]
+    return letters[hits[0]] if len(hits) == 1 else None
+
+
+def _letter_in_segment(segment: str, letters: str, choices: list[str] | None) -> str | None:
+    """The option chosen inside an answer tag: a lone letter, a leading ``(B)``/``B.``,
+    ``option B``, or the text of one option."""
+    seg = segment.strip().strip("*").strip()
+    m = _LETTER_ALONE.match(seg)
+    if m and m.group(1).upper() in letters:
+        return m.group(1).upper()
+    m = _LETTER_LEAD.match(seg)
+    if m and m.group(1) in letters:
+        return m.group(1)
+    for pattern in (_LETTER_NAMED, _LETTER_PAREN):
+        found = [str(x).upper() for x in pattern.findall(seg) if str(x).upper() in letters]
+        if found:
+            return found[0]
+    if choices:
+        return _letter_from_choice_text(seg, choices, letters)
+    return None
+
+
 def _choice(text: str, choices: list[str] | None) -> str | None:
-    n = len(choices) if choices else 8
-    letters = "ABCDEFGH"[:n]
-    tags = _TAG.findall(text)
-    candidates = [tags[-1]] if tags else [text]
-    for cand in candidates:
-        stripped = cand.strip().strip("()[]*. ")
-        if len(stripped) == 1 and stripped.upper() in letters:
-            return stripped.upper()
-        found = [m for m in _LETTER.findall(cand) if m in letters]
+    letters = LETTERS[: len(choices)] if choices else LETTERS
+    segment, free = _final_segment(text)
+    if segment is not None:
+        return _letter_in_segment(segment, letters, choices)
+    # Free text: only explicit markers, because a bare capital "A" is usually an article.
+    for pattern in (_LETTER_NAMED, _LETTER_PAREN, _LETTER_PUNCT):
+        found = [str(x).upper() for x in pattern.findall(free) if str(x).upper() in letters]
         if found:
             return found[-1]
-        if choices:
-            low = normalise(cand)
-            for i, choice in enumerate(choices):
-                if normalise(choice) and normalise(choice) in low:
-                    return letters[i]
+    lines = [ln for ln in free.strip().splitlines() if ln.strip()]
+    if lines:
+        last = _letter_in_segment(lines[-1], letters, choices)
+        if last is not None:
+            return last
+    if choices:
+        return _letter_from_choice_text(free, choices, letters)
     return None
 
 
@@ -107,14 +240,30 @@ def extract_answer(text: str, kind: AnswerKind, choices: list[str] | None = None
         return _numeric(text)
     if kind in (AnswerKind.CHOICE, AnswerKind.BEHAVIOUR):
         return _choice(text, choices)
-    tags = _TAG.findall(text)
-    if tags:
-        return normalise(tags[-1]) or None
-    opened = _OPEN_TAG.findall(text)
-    if opened:
-        return normalise(opened[-1]) or None
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return normalise(lines[-1]) if lines else None
+    segment, free = _final_segment(text)
+    if segment is not None:
+        return normalise(segment) or None
+    lines = [ln for ln in free.strip().splitlines() if ln.strip()]
+    return (normalise(lines[-1]) or None) if lines else None
+
+
+def numbers_equal(a: float, b: float, rel_tol: float = 1e-9, abs_tol: float = 1e-9) -> bool:
+    """Equality up to floating-point noise (``2`` equals ``2.0``)."""
+    return math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
+
+
+def within_tolerance(answer: str | None, target: str, tolerance: float) -> bool | None:
+    """Whether a numeric answer is within ``tolerance`` of the target (None: unparseable).
+
+    Regression tasks score absolute error; this gives the "hit rate within ±tol" view of
+    the same records.
+    """
+    if answer is None:
+        return None
+    got, want = parse_number(answer), parse_number(target)
+    if got is None or want is None:
+        return None
+    return abs(got - want) <= tolerance + 1e-12
 
 
 def score_answer(answer: str | None, target: str, kind: AnswerKind) -> float | None:
@@ -130,5 +279,5 @@ def score_answer(answer: str | None, target: str, kind: AnswerKind) -> float | N
         return 0.0
     if kind is AnswerKind.NUMERIC:
         got, want = parse_number(answer), parse_number(target)
-        return 1.0 if got is not None and want is not None and got == want else 0.0
+        return 1.0 if got is not None and want is not None and numbers_equal(got, want) else 0.0
     return 1.0 if normalise(answer) == normalise(target) else 0.0

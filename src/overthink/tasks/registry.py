@@ -1,12 +1,17 @@
-"""Task registry: ``@register`` a Task subclass, look it up by name."""
+"""Task registry: ``@register`` a Task subclass, look it up by name.
+
+Besides class names, ``prefix:<arg>`` names resolve through loaders (``jsonl:<path>``
+reads the paper's released task format, ``risk:<path>`` the model-written-evals format).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from overthink.errors import ConfigError
 from overthink.tasks.base import Task
 
-__all__ = ["get_task", "register", "task_names"]
+__all__ = ["get_task", "loader_prefixes", "register", "register_loader", "task_names"]
 
 _REGISTRY: dict[str, type[Task]] = {}
 # Prefix loaders (e.g. "jsonl:") build a Task from the text after the prefix.
@@ -32,17 +37,25 @@ def task_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def loader_prefixes() -> list[str]:
+    """All registered loader prefixes (``jsonl``, ``risk``...), sorted."""
+    _load_builtins()
+    return sorted(_LOADERS)
+
+
 def get_task(name: str) -> Task:
     """Instantiate a task by name (or ``prefix:arg`` for a loader), with a clear error."""
     _load_builtins()
     prefix, sep, arg = name.partition(":")
     if sep and prefix in _LOADERS:
+        if not arg:
+            raise ConfigError(f"task {name!r}: give a path after '{prefix}:'")
         return _LOADERS[prefix](arg)
     try:
         return _REGISTRY[name]()
     except KeyError:
         accepted = ", ".join(sorted(_REGISTRY) + [f"{p}:<path>" for p in sorted(_LOADERS)])
-        raise ValueError(f"unknown task {name!r} (accepted: {accepted})") from None
+        raise ConfigError(f"unknown task {name!r} (accepted: {accepted})") from None
 
 
 def _load_builtins() -> None:
