@@ -1,3 +1,6 @@
-"""Imports every built-in task module so that each registers itself."""
+"""Imports every built-in task module so that each registers itself (and its loaders)."""
 
-from overthink.tasks import misleading_math  # noqa: F401
+from overthink.tasks import (  # noqa: F401
+    misleading_math,
+    misleading_python,
+)
