@@ -1,6 +1,7 @@
 """Imports every built-in task module so that each registers itself (and its loaders)."""
 
 from overthink.tasks import (  # noqa: F401
+    famous_paradoxes,
     misleading_math,
     misleading_python,
 )
