@@ -2,6 +2,7 @@
 
 from overthink.tasks import (  # noqa: F401
     famous_paradoxes,
+    grades_regression,
     misleading_math,
     misleading_python,
 )
