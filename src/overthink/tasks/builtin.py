@@ -5,4 +5,5 @@ from overthink.tasks import (  # noqa: F401
     grades_regression,
     misleading_math,
     misleading_python,
+    zebra,
 )
