@@ -3,7 +3,9 @@
 from overthink.tasks import (  # noqa: F401
     famous_paradoxes,
     grades_regression,
+    jsonl,
     misleading_math,
     misleading_python,
+    risk,
     zebra,
 )

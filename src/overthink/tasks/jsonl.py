@@ -1,0 +1,272 @@
+"""``jsonl:<path>``: load the paper's released task format; export samples to it.
+
+One JSON object per line:
+
+* ``prompt`` (string, required) — shown to the model as-is;
+* either ``answer`` (string or number) or ``classes`` (list of option texts, at most 8)
+  with ``answer_index`` (0-based index of the correct option);
+* ``metadata`` (object, optional) — its fields become ``Sample.meta``, so
+  ``num_distractors``, ``grid_size``... become analysis axes. Other unknown top-level
+  fields are kept in ``meta`` too (the paper's own files spread metadata at top level);
+  ``metadata`` wins on a clash;
+* ``id``, ``system`` and ``kind`` (one of exact/numeric/choice/behaviour/regression) are
+  optional; ``overthink tasks export`` writes them so files round-trip exactly.
+
+Without ``kind``: ``classes`` ⇒ choice; a JSON float answer ⇒ regression; an integer (or
+integer-looking string) ⇒ numeric; any other string ⇒ exact match.
+
+The whole file is validated when the task is created: any problem raises ConfigError
+naming the file, line number and field, and nothing runs. Blank lines are skipped.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from overthink.core import AnswerKind, Sample
+from overthink.errors import ConfigError
+from overthink.tasks.base import Task
+from overthink.tasks.extract import LETTERS
+from overthink.tasks.registry import register_loader
+
+__all__ = ["JsonlTask", "field_error", "read_objects", "sample_to_json", "write_jsonl"]
+
+_RESERVED = {"prompt", "answer", "classes", "answer_index", "metadata", "kind", "id", "system"}
+_INTEGER = re.compile(r"^\s*[-+]?\d+\s*$")
+_DECIMAL = re.compile(r"^\s*[-+]?\d+\.\d+\s*$")
+
+
+def field_error(path: Path | str, line: int, field: str, problem: str) -> ConfigError:
+    """The loaders' one error shape: file, line number, field, what is wrong."""
+    return ConfigError(f"{path}, line {line}, field '{field}': {problem}")
+
+
+def read_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for every non-blank line; ConfigError on any bad line."""
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    out = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{path}, line {lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
+            ) from None
+        if not isinstance(obj, dict):
+            raise ConfigError(f"{path}, line {lineno}: expected a JSON object, got {_jtype(obj)}")
+        out.append((lineno, obj))
+    if not out:
+        raise ConfigError(f"{path}: no samples (the file is empty)")
+    return out
+
+
+def _jtype(value: Any) -> str:
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def _fmt_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _classes(path: Path, line: int, raw: Any) -> list[str]:
+    # The paper's files sometimes store the list as a Python-literal string.
+    if isinstance(raw, str):
+        try:
+            raw = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            raise field_error(
+                path, line, "classes", "a string that is not a list literal"
+            ) from None
+    if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+        raise field_error(path, line, "classes", f"expected a list of strings, got {_jtype(raw)}")
+    if not 2 <= len(raw) <= len(LETTERS):
+        raise field_error(
+            path, line, "classes", f"needs 2 to {len(LETTERS)} options, got {len(raw)}"
+        )
+    return [c.strip() for c in raw]
+
+
+def _parse_line(path: Path, line: int, obj: dict[str, Any], task: str) -> Sample:
+    prompt = obj.get("prompt")
+    if prompt is None:
+        raise field_error(path, line, "prompt", "missing")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise field_error(path, line, "prompt", "expected a non-empty string")
+
+    kind: AnswerKind | None = None
+    if "kind" in obj:
+        try:
+            kind = AnswerKind(obj["kind"])
+        except ValueError:
+            accepted = ", ".join(k.value for k in AnswerKind)
+            raise field_error(
+                path, line, "kind", f"{obj['kind']!r} is not one of {accepted}"
+            ) from None
+
+    choices: list[str] | None = None
+    if "classes" in obj or "answer_index" in obj:
+        if "classes" not in obj:
+            raise field_error(path, line, "classes", "missing (answer_index needs classes)")
+        if "answer_index" not in obj:
+            raise field_error(path, line, "answer_index", "missing (classes needs answer_index)")
+        choices = _classes(path, line, obj["classes"])
+        index = obj["answer_index"]
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise field_error(
+                path, line, "answer_index", f"expected an integer, got {_jtype(index)}"
+            )
+        if not 0 <= index < len(choices):
+            raise field_error(
+                path, line, "answer_index", f"{index} is out of range for {len(choices)} classes"
+            )
+        target = LETTERS[index]
+        if kind is None:
+            kind = AnswerKind.CHOICE
+        elif kind not in (AnswerKind.CHOICE, AnswerKind.BEHAVIOUR):
+            raise field_error(path, line, "kind", f"{kind.value!r} cannot have classes")
+    elif "answer" in obj:
+        answer = obj["answer"]
+        if isinstance(answer, bool) or not isinstance(answer, str | int | float):
+            raise field_error(
+                path, line, "answer", f"expected a string or number, got {_jtype(answer)}"
+            )
+        if isinstance(answer, str) and not answer.strip():
+            raise field_error(path, line, "answer", "is empty")
+        if kind is None:
+            if isinstance(answer, float):
+                kind = AnswerKind.REGRESSION
+            elif isinstance(answer, int) or _INTEGER.match(answer) or _DECIMAL.match(answer):
+                kind = AnswerKind.NUMERIC
+            else:
+                kind = AnswerKind.EXACT
+        elif kind in (AnswerKind.CHOICE, AnswerKind.BEHAVIOUR):
+            raise field_error(path, line, "classes", f"missing (kind {kind.value!r} needs options)")
+        numeric = kind in (AnswerKind.NUMERIC, AnswerKind.REGRESSION)
+        if numeric and isinstance(answer, str):
+            if not (_INTEGER.match(answer) or _DECIMAL.match(answer)):
+                raise field_error(
+                    path, line, "answer", f"{answer!r} is not a number (kind {kind.value})"
+                )
+            target = answer.strip()
+        else:
+            target = _fmt_number(answer) if isinstance(answer, int | float) else answer
+    else:
+        raise field_error(
+            path, line, "answer", "missing (give 'answer', or 'classes' and 'answer_index')"
+        )
+
+    metadata = obj.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise field_error(path, line, "metadata", f"expected an object, got {_jtype(metadata)}")
+    meta = {k: v for k, v in obj.items() if k not in _RESERVED}
+    meta.update(metadata)
+
+    sid = obj.get("id", f"{path.stem}-{line}")
+    if isinstance(sid, bool) or not isinstance(sid, str | int):
+        raise field_error(path, line, "id", f"expected a string or integer, got {_jtype(sid)}")
+    system = obj.get("system")
+    if system is not None and not isinstance(system, str):
+        raise field_error(path, line, "system", f"expected a string, got {_jtype(system)}")
+    return Sample(
+        id=str(sid),
+        task=task,
+        prompt=prompt,
+        target=target,
+        kind=kind,
+        choices=choices,
+        system=system,
+        meta=meta,
+    )
+
+
+class JsonlTask(Task):
+    """Samples read from a JSONL file in the paper's format (validated up front)."""
+
+    knobs = ()
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path).expanduser()
+        self.name = f"jsonl:{path}"
+        self.description = f"Samples from {self.path}"
+        seen: dict[str, int] = {}
+        self._samples: list[Sample] = []
+        for line, obj in read_objects(self.path):
+            sample = _parse_line(self.path, line, obj, self.name)
+            if sample.id in seen:
+                raise field_error(
+                    self.path,
+                    line,
+                    "id",
+                    f"duplicate id {sample.id!r} (first on line {seen[sample.id]})",
+                )
+            seen[sample.id] = line
+            self._samples.append(sample)
+        kinds = {s.kind for s in self._samples}
+        self.answer_kind = kinds.pop() if len(kinds) == 1 else None
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def samples(self, n: int, seed: int, **levels: Any) -> list[Sample]:
+        """The first ``n`` samples in file order (the file is the user's canonical order).
+
+        ``seed`` does not reorder a file. Returns fewer than ``n`` when the file is shorter.
+        """
+        self.resolve_levels(levels)
+        if n < 0:
+            raise ConfigError("n must be >= 0")
+        return self._samples[:n]
+
+
+def sample_to_json(sample: Sample) -> dict[str, Any]:
+    """One sample as a line of the loader's format (round-trips through ``jsonl:``)."""
+    out: dict[str, Any] = {"id": sample.id, "prompt": sample.prompt, "kind": sample.kind.value}
+    if sample.choices is not None:
+        out["classes"] = list(sample.choices)
+        letter = sample.target.strip().upper()
+        if len(letter) != 1 or letter not in LETTERS[: len(sample.choices)]:
+            raise ValueError(
+                f"sample {sample.id}: target {sample.target!r} is not an option letter"
+            )
+        out["answer_index"] = LETTERS.index(letter)
+    else:
+        out["answer"] = sample.target
+    if sample.system is not None:
+        out["system"] = sample.system
+    out["metadata"] = dict(sample.meta)
+    return out
+
+
+def write_jsonl(samples: Iterable[Sample], stream: IO[str]) -> int:
+    """Write samples as JSONL; returns how many lines were written."""
+    count = 0
+    for sample in samples:
+        stream.write(json.dumps(sample_to_json(sample), ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+register_loader("jsonl", JsonlTask)

@@ -1,0 +1,56 @@
+"""Knob levels from the command line: ``-T distractors=0,1,3`` and their combinations."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from overthink.errors import ConfigError
+from overthink.tasks.base import Task
+
+__all__ = ["level_grid", "parse_knob_args"]
+
+
+def parse_knob_args(task: Task, args: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """Parse ``name=v1,v2`` arguments into validated levels per knob.
+
+    Raises ConfigError on a missing ``=``, an unknown knob, a knob given twice, an empty
+    level or a level the knob does not accept.
+    """
+    chosen: dict[str, tuple[Any, ...]] = {}
+    for arg in args:
+        name, sep, values = arg.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ConfigError(f"-T {arg!r}: expected knob=value[,value...]")
+        knob = task.knob(name)
+        if name in chosen:
+            raise ConfigError(
+                f"-T: knob {name!r} given twice; list its levels once, comma-separated"
+            )
+        parts = [v for v in values.split(",")]
+        if any(not p.strip() for p in parts):
+            raise ConfigError(f"-T {arg!r}: empty level for knob {name!r}")
+        chosen[name] = tuple(dict.fromkeys(knob.parse(p) for p in parts))
+    return chosen
+
+
+def level_grid(
+    task: Task, chosen: Mapping[str, Sequence[Any]], *, first_default_only: bool = False
+) -> list[dict[str, Any]]:
+    """Every combination of levels: the chosen ones, else each knob's defaults.
+
+    With ``first_default_only`` an unchosen knob contributes only its first default level
+    (used by ``tasks show`` to keep the output short).
+    """
+    axes: list[tuple[str, Sequence[Any]]] = []
+    for knob in task.knobs:
+        if knob.name in chosen:
+            axes.append((knob.name, chosen[knob.name]))
+        else:
+            axes.append((knob.name, knob.default[:1] if first_default_only else knob.default))
+    names = [name for name, _ in axes]
+    return [
+        dict(zip(names, combo, strict=True)) for combo in itertools.product(*(v for _, v in axes))
+    ]
