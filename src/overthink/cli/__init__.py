@@ -12,6 +12,7 @@ from overthink.errors import OverthinkError
 # Command modules register themselves on ``app`` when imported.
 from overthink.cli import run as _run  # noqa: F401, E402  # isort: skip
 from overthink.cli import report as _report  # noqa: F401, E402  # isort: skip
+from overthink.cli import tasks as _tasks  # noqa: F401, E402  # isort: skip
 
 __all__ = ["app", "main"]
 

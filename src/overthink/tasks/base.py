@@ -56,7 +56,7 @@ class Knob:
     def accepted(self) -> str:
         """Human description of the accepted levels, for listings and errors."""
         if self.choices is not None:
-            return "|".join(str(c) for c in self.choices)
+            return " | ".join(str(c) for c in self.choices)
         lo = "" if self.minimum is None else str(self.minimum)
         hi = "" if self.maximum is None else str(self.maximum)
         if lo or hi:
