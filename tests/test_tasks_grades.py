@@ -143,3 +143,33 @@ def test_regression_errors_mae_rmse() -> None:
     assert out.loc["b", "mae"] == 0.0
     overall = regression_errors(df)
     assert overall.loc[0, "n"] == 3 and overall.loc[0, "n_unparsed"] == 2
+
+
+def test_drift_on_a_records_frame() -> None:
+    # End to end: Records -> analysis.frame.records_frame -> feature_drift.
+    from overthink.analysis.frame import records_frame
+    from overthink.core import Record
+
+    task = get_task("grades_regression")
+    records = []
+    for s in task.samples(60, 1, shots=8):
+        failed = s.meta["question"] == 0
+        answer = None if failed else f"{s.meta['study_hours']:.1f}"
+        records.append(
+            Record(
+                run="r", trial_id=s.id, task=s.task, sample_id=s.id, model="m",
+                budget_mode="natural", budget_tokens=-1, answer=answer, target=s.target,
+                kind=s.kind.value, score=task.score(s, answer), meta=s.meta,
+                error="timeout" if failed else None,
+            )
+        )  # fmt: skip
+    df = records_frame(records)
+    out = feature_drift(df, by=["meta.shots"]).set_index("feature")
+    assert (out["meta.shots"] == 8).all()
+    assert (out["n"] == 59).all() and (
+        out["n_unparsed"] == 0
+    ).all()  # the error is not a parse failure
+    assert out.loc["study_hours", "pred_corr"] == pytest.approx(1.0)
+    assert out.loc["study_hours", "pred_weight"] == pytest.approx(1.0)
+    errors = regression_errors(df)
+    assert errors.loc[0, "n"] == 59

@@ -6,7 +6,9 @@ features *more* than the true grades do — or whose implied regression weights 
 move away from zero — is drifting to spurious features. These functions compute that
 from a DataFrame of records with one row per record and columns ``answer`` (str | None),
 ``target`` and ``meta.<key>`` for every meta key (``meta.study_hours``...). Rows without
-the feature columns (other tasks) are ignored.
+the feature columns (other tasks) are ignored, and so are trials that errored (a
+``failed`` column as added by ``analysis.frame``, or a non-empty ``error``): they are not
+parse failures.
 """
 
 from __future__ import annotations
@@ -46,13 +48,23 @@ def _prepared(df: pd.DataFrame, features: Sequence[str]) -> tuple[pd.DataFrame, 
     if not cols:
         wanted = ", ".join(f"meta.{f}" for f in features)
         raise ValueError(f"no feature columns in the records (looked for {wanted})")
-    out = df.copy()
+    out = _without_failed(df)
     for col in cols:
         out[col] = pd.to_numeric(out[col], errors="coerce")
     out = out.dropna(subset=cols)
     out["_pred"] = [_number(a) for a in out["answer"]]
     out["_true"] = [_number(t) for t in out["target"]]
     return out, cols
+
+
+def _without_failed(df: pd.DataFrame) -> pd.DataFrame:
+    """Drop trials that errored: they have no answer, but they are not parse failures."""
+    if "failed" in df.columns:
+        return df[~df["failed"].fillna(False).astype(bool)].copy()
+    if "error" in df.columns:
+        err = df["error"]
+        return df[~(err.notna() & (err.astype(str) != ""))].copy()
+    return df.copy()
 
 
 def _groups(df: pd.DataFrame, by: list[str]) -> Iterator[tuple[tuple[Any, ...], pd.DataFrame]]:
@@ -162,7 +174,7 @@ def regression_errors(df: pd.DataFrame, by: list[str] | None = None) -> pd.DataF
     for col in ("answer", "target"):
         if col not in df.columns:
             raise ValueError(f"records need an {col!r} column")
-    data = df.copy()
+    data = _without_failed(df)
     data["_pred"] = [_number(a) for a in data["answer"]]
     data["_true"] = [_number(t) for t in data["target"]]
     data = data[data["_true"].notna()]
