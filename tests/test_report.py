@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +18,15 @@ from overthink.analysis.frame import records_frame
 from overthink.errors import ConfigError
 from overthink.report import build_report, write_report
 from overthink.report import plots as P
-from overthink.report._synthetic import PAYLOAD, synthetic_records, write_synthetic_run
+from overthink.report._synthetic import (
+    PAYLOAD,
+    SyntheticAnalysis,
+    synthetic_analysis,
+    synthetic_records,
+    write_synthetic_run,
+)
 from overthink.report.browser_data import (
-    COLUMNS,
+    FIELDS,
     STATUS,
     browser_data,
     choose_cap,
@@ -29,86 +34,11 @@ from overthink.report.browser_data import (
     shorten,
 )
 from overthink.report.html import script_hash
-from overthink.report.style import OKABE_ITO, level_label
+from overthink.report.style import OKABE_ITO, fmt_num, fmt_p, level_label
 from overthink.report.summary import summarize
 from overthink.report.tables import verdict_table
 
 FIGURES = ("scaling_curves", "natural_rank", "natural_bins", "budget_adherence", "pareto", "cube")
-
-
-@dataclass
-class HandMade:
-    """An analysis result built by hand, with exactly the contract's columns."""
-
-    curves: pd.DataFrame = field(default_factory=pd.DataFrame)
-    verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)
-    natural_rank: pd.DataFrame = field(default_factory=pd.DataFrame)
-    natural_bins: pd.DataFrame = field(default_factory=pd.DataFrame)
-    cube: pd.DataFrame = field(default_factory=pd.DataFrame)
-    cube_slopes: pd.DataFrame = field(default_factory=pd.DataFrame)
-    pools: pd.DataFrame = field(default_factory=pd.DataFrame)
-    pareto: pd.DataFrame = field(default_factory=pd.DataFrame)
-    warnings: list[str] = field(default_factory=list)
-
-
-def hand_made() -> HandMade:
-    """Two tasks, two knob levels, four budgets; accuracy falls with length at level 4."""
-    budgets = [(64, 60.0), (128, 118.0), (256, 230.0), (512, 470.0)]
-    curves, verdicts, rank, bins, cube, pareto = [], [], [], [], [], []
-    for task in ("misleading_math", "zebra_puzzles"):
-        for level in (0, 4):
-            acc = [0.8 - (0.1 * i if level else 0.01 * i) for i in range(len(budgets))]
-            for (req, obs), a in zip(budgets, acc, strict=True):
-                curves.append(
-                    {"task": task, "model": "m", "budget_mode": "forced", "knob": "distractors",
-                     "level": level, "budget_tokens": req, "x_tokens": obs,
-                     "metric_name": "accuracy", "higher_is_better": True, "metric": a,
-                     "ci_low": a - 0.1, "ci_high": a + 0.1, "n": 40, "n_questions": 40,
-                     "parse_failures": 1, "truncated": 2, "errors": 0}
-                )  # fmt: skip
-            verdicts.append(
-                {"task": task, "model": "m", "budget_mode": "forced", "knob": "distractors",
-                 "level": level, "metric_name": "accuracy",
-                 "verdict": "inverse" if level else "flat", "slope": -0.1 if level else -0.01,
-                 "slope_low": -0.15, "slope_high": -0.05 if level else 0.02, "rho": -0.9,
-                 "p_value": 0.001, "p_adjusted": 0.004, "turning_point": np.nan,
-                 "tp_low": np.nan, "tp_high": np.nan, "best_metric": max(acc),
-                 "worst_metric": min(acc)}
-            )  # fmt: skip
-            for r in (1, 2, 3, 4):
-                rank.append(
-                    {"task": task, "model": "m", "knob": "distractors", "level": level,
-                     "rank": r, "mean_tokens": 100.0 * r, "metric": 0.8 - 0.05 * r,
-                     "ci_low": 0.6, "ci_high": 0.9, "n": 30}
-                )  # fmt: skip
-                lo, hi = 50.0 * r, 50.0 * (r + 1)
-                cell = {"task": task, "model": "m", "knob": "distractors", "level": level,
-                        "bin_low": lo, "bin_high": hi, "metric": 0.8 - 0.05 * r,
-                        "ci_low": 0.6, "ci_high": 0.9, "n": 30}  # fmt: skip
-                bins.append({**cell, "bin": r - 1, "mean_tokens": (lo + hi) / 2})
-                cube.append({**cell, "length_bin": r - 1})
-        for i, (req, obs) in enumerate(budgets):
-            pareto.append(
-                {"label": f"forced:{req}", "task": task, "model": "m", "budget_mode": "forced",
-                 "budget_tokens": req, "n": 1, "strategy": "single", "cost_axis": "tokens",
-                 "cost": obs + 80, "metric": 0.8 - 0.02 * i, "on_front": i == 0,
-                 "dominated": i != 0}
-            )  # fmt: skip
-    slopes = pd.DataFrame(
-        [{"task": t, "model": "m", "knob": "distractors", "level": lv, "slope": -0.02,
-          "slope_low": -0.04, "slope_high": 0.0, "interaction_slope": -0.01,
-          "interaction_p": 0.04} for t in ("misleading_math", "zebra_puzzles") for lv in (0, 4)]
-    )  # fmt: skip
-    return HandMade(
-        curves=pd.DataFrame(curves),
-        verdicts=pd.DataFrame(verdicts),
-        natural_rank=pd.DataFrame(rank),
-        natural_bins=pd.DataFrame(bins),
-        cube=pd.DataFrame(cube),
-        cube_slopes=slopes,
-        pareto=pd.DataFrame(pareto),
-        warnings=["<b>analysis</b> warning: 1 curve has fewer than 3 budgets"],
-    )
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +59,7 @@ def report(run: Path, records: pd.DataFrame) -> Path:
 
     with Store.of_run(run) as store:
         manifest = store.get_meta("manifest")
-    return build_report(records, hand_made(), run, manifest=manifest)
+    return build_report(records, synthetic_analysis(), run, manifest=manifest)
 
 
 @pytest.fixture(scope="module")
@@ -162,11 +92,10 @@ def test_planted_markup_never_reaches_the_page_as_markup(html: str) -> None:
     assert html.count("<script") == 2  # the JSON block and our one script, nothing else
     assert "&lt;/script&gt;&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html  # title
     assert "&lt;b&gt;analysis&lt;/b&gt; warning" in html
-    data = embedded_data(html)
-    rows = data["rows"]
-    assert isinstance(rows, list)
-    response = rows[0][COLUMNS.index("response")]
-    assert response == PAYLOAD, "the text itself must survive, shown verbatim"
+    columns = embedded_data(html)["columns"]
+    assert isinstance(columns, dict)
+    assert columns["response"][0] == PAYLOAD, "the text itself must survive, shown verbatim"
+    assert columns["answer"][0] == PAYLOAD
 
 
 def test_page_script_uses_text_content_only() -> None:
@@ -239,7 +168,7 @@ def test_header_counts_warnings_from_the_records(records: pd.DataFrame) -> None:
 
 
 def test_verdict_table_rows_sort_keys_and_colours() -> None:
-    table = verdict_table(hand_made().verdicts)
+    table = verdict_table(synthetic_analysis().verdicts)
     labels = [h[0] for h in table.header]
     assert "model" not in labels  # one model: no column for it
     verdict = labels.index("verdict")
@@ -249,7 +178,7 @@ def test_verdict_table_rows_sort_keys_and_colours() -> None:
     flat = next(c for c in cells if c.text == "flat")
     assert inverse.colour and flat.colour and inverse.colour != flat.colour
     assert float(inverse.sort) < float(flat.sort)  # inverse sorts first
-    slope = table.rows[0][labels.index("slope [95% CI]")].text
+    slope = table.rows[0][labels.index("slope per doubling [95% CI]")].text
     assert "[" in slope and "]" in slope
 
 
@@ -260,7 +189,7 @@ def test_verdict_table_renders_sortable_and_escaped(html: str) -> None:
 
 def test_empty_analysis_sections_say_so_in_one_line(tmp_path: Path) -> None:
     recs = records_frame(synthetic_records(30, payload_at=None))
-    path = build_report(recs, HandMade(), tmp_path)
+    path = build_report(recs, SyntheticAnalysis(), tmp_path)
     page = path.read_text()
     assert "No curves to judge" in page
     assert "No natural-budget records" in page
@@ -272,7 +201,7 @@ def test_empty_analysis_sections_say_so_in_one_line(tmp_path: Path) -> None:
 
 
 def test_a_run_without_records_still_renders(tmp_path: Path) -> None:
-    path = build_report(records_frame([]), HandMade(), tmp_path)
+    path = build_report(records_frame([]), SyntheticAnalysis(), tmp_path)
     page = path.read_text()
     assert "the run has no records yet" in page
     assert page.count("<img ") == 0
@@ -281,23 +210,29 @@ def test_a_run_without_records_still_renders(tmp_path: Path) -> None:
 # ---- sample browser data --------------------------------------------------------------
 
 
-def test_browser_rows_carry_every_field_the_browser_shows(html: str, records: pd.DataFrame) -> None:
+def test_browser_data_carries_every_field_the_browser_shows(
+    html: str, records: pd.DataFrame
+) -> None:
     data = embedded_data(html)
-    rows, tables = data["rows"], data["tables"]
-    assert isinstance(rows, list) and isinstance(tables, dict)
-    assert len(rows) == len(records)
-    assert data["columns"] == list(COLUMNS)
-    row = rows[5]
-    rec = records.iloc[5]
-    get = dict(zip(COLUMNS, row, strict=True))
-    assert tables["task"][get["task"]] == rec["task"]
-    assert get["sample_id"] == rec["sample_id"]
-    assert tables["prompt"][get["prompt"]] == rec["prompt"]
-    assert get["reasoning"] == rec["reasoning"]
-    assert get["reasoning_tokens"] == rec["reasoning_tokens"]
-    assert "distractors=" in tables["meta"][get["meta"]]
-    statuses = {STATUS[r[COLUMNS.index("status")]] for r in rows}
+    columns, tables = data["columns"], data["tables"]
+    assert isinstance(columns, dict) and isinstance(tables, dict)
+    assert data["fields"] == list(FIELDS) and set(columns) == set(FIELDS)
+    assert all(len(values) == len(records) for values in columns.values())
+    i = 5
+    rec = records.iloc[i]
+    assert tables["task"][columns["task"][i]] == rec["task"]
+    assert tables["budget"][columns["budget"][i]] == "natural"  # 5th of a question's 9
+    assert columns["sample_id"][i] == rec["sample_id"]
+    assert tables["prompt"][columns["prompt"][i]] == rec["prompt"]
+    assert columns["reasoning"][i] == rec["reasoning"]
+    assert columns["response"][i] == rec["response"]
+    assert columns["answer"][i] == rec["answer"]
+    assert columns["reasoning_tokens"][i] == rec["reasoning_tokens"]
+    assert tables["meta"][columns["meta"][i]] == f"distractors={rec['meta.distractors']}"
+    statuses = {STATUS[code] for code in columns["status"]}
     assert {"correct", "wrong", "unparsed", "error"} <= statuses
+    flagged = [bool(f & 1) for f in columns["flags"]]
+    assert flagged == records["truncated_in_reasoning"].tolist()
 
 
 def test_prompts_are_stored_once_per_question(records: pd.DataFrame) -> None:
@@ -318,16 +253,22 @@ def test_shorten_keeps_head_and_tail_and_says_what_was_left_out() -> None:
     text = "HEAD" + "x" * 10_000 + "TAIL"
     short = shorten(text, 400)
     assert short.startswith("HEAD") and short.endswith("TAIL")
-    assert "characters left out" in short and "10,008" in short
+    assert "characters cut" in short and "[… 9,608 characters cut …]" in short
+    assert len(short) < 400 + 40
     assert shorten("short", 400) == "short"
 
 
-def test_browser_data_respects_its_text_budget(records: pd.DataFrame) -> None:
-    small = browser_data(records, text_budget=20_000)
-    assert small.cap is not None and small.shortened > 0
+def test_browser_data_fits_its_byte_budget_by_shortening_long_texts(
+    records: pd.DataFrame,
+) -> None:
     full = browser_data(records)
-    assert full.cap is None
-    assert len(safe_json(small.payload)) < len(safe_json(full.payload))
+    assert full.cap is None and full.shortened == 0
+    budget = len(full.json.encode()) // 2
+    small = browser_data(records, max_bytes=budget)
+    assert len(small.json.encode()) <= budget
+    assert small.cap is not None and small.shortened > 0
+    assert len(small.payload["columns"]["reasoning"]) == len(records)  # nobody dropped
+    assert json.loads(small.json) == small.payload
 
 
 # ---- plots ----------------------------------------------------------------------------
@@ -336,7 +277,7 @@ def test_browser_data_respects_its_text_budget(records: pd.DataFrame) -> None:
 def test_plots_have_labelled_axes_legends_and_the_okabe_ito_palette() -> None:
     from matplotlib.colors import to_hex
 
-    analysis = hand_made()
+    analysis = synthetic_analysis()
     fig = P.scaling_curves(analysis.curves)
     assert fig is not None
     axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
@@ -371,6 +312,14 @@ def test_budget_adherence_marks_requested_caps(records: pd.DataFrame) -> None:
     assert len(notes) == 4 and all(n.endswith("% over") for n in notes)
 
 
+def test_number_formats() -> None:
+    assert [fmt_num(v) for v in (None, float("nan"), 3.0, 12345.6, 0.004, 0.123456, -0.05)] == [
+        "—", "—", "3", "12,346", "0.004", "0.123", "-0.05"
+    ]  # fmt: skip
+    assert fmt_num(0.00001234) == "1.23e-05"
+    assert [fmt_p(v) for v in (0.0004, 0.004, 0.0312, None)] == ["<0.001", "0.004", "0.031", "—"]
+
+
 def test_level_label() -> None:
     assert level_label("distractors", 4.0) == "distractors=4"
     assert level_label(None, None) == "all"
@@ -396,7 +345,7 @@ def test_a_failed_write_leaves_the_previous_report_intact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recs = records_frame(synthetic_records(12, payload_at=None))
-    path = build_report(recs, HandMade(), tmp_path)
+    path = build_report(recs, SyntheticAnalysis(), tmp_path)
     before = path.read_bytes()
 
     def broken(*args: object, **kwargs: object) -> str:
@@ -404,6 +353,6 @@ def test_a_failed_write_leaves_the_previous_report_intact(
 
     monkeypatch.setattr("overthink.report.build.render_page", broken)
     with pytest.raises(RuntimeError):
-        build_report(recs, HandMade(), tmp_path)
+        build_report(recs, SyntheticAnalysis(), tmp_path)
     assert path.read_bytes() == before
     assert [p for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []

@@ -1,21 +1,21 @@
-"""The sample browser's data: every record, compacted to fit a size budget, as safe JSON.
+"""The sample browser's data: every record, compacted to fit a byte budget, as safe JSON.
 
-The page renders rows client-side from this payload (``textContent`` only, never
-``innerHTML``), so model and task text is never parsed as HTML. Two things keep a
-50,000-record run under the report's size limit:
+The page renders records client-side from this payload (``textContent`` only, never
+``innerHTML``), so model and task text is never parsed as HTML. Three things keep a
+50,000-record run within the report's size limit:
 
-* repeated strings (task, model, budget, meta, finish reason, and the prompt, which is
-  shared by every budget and sample of a question) are stored once and referenced by index;
+* the payload is columnar (one list per field), so field names are not repeated per record;
+* repeated strings (task, model, budget, meta, finish reason, and the prompt, which every
+  budget and sample of a question shares) are stored once and referenced by index;
 * long texts are shortened by "water-filling": one character cap is chosen so that the
-  total fits ``text_budget``; texts shorter than the cap are kept whole and longer ones keep
-  their head and tail with a note saying how much was left out (the store has it all).
+  whole payload fits ``max_bytes``; texts under the cap are kept whole and longer ones keep
+  their head and tail around a short note (the store keeps every text in full).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,11 +23,10 @@ import numpy as np
 import pandas as pd
 
 from overthink.report.plots import budget_labels
-from overthink.report.style import is_missing
 
 __all__ = [
-    "COLUMNS",
-    "DEFAULT_TEXT_BUDGET",
+    "DEFAULT_MAX_BYTES",
+    "FIELDS",
     "STATUS",
     "BrowserData",
     "browser_data",
@@ -36,17 +35,19 @@ __all__ = [
     "shorten",
 ]
 
-DEFAULT_TEXT_BUDGET = 11_000_000
-"""Characters of prompt/reasoning/response text embedded in the page, in total."""
+DEFAULT_MAX_BYTES = 15_000_000
+"""Size of the sample browser's JSON when the caller gives no budget."""
 
-_MIN_CAP = 120
+_MIN_CAP = 80
 # The tail of a reasoning trace is where the answer forms, so it gets the larger share.
 _HEAD_SHARE = 0.4
+_MAX_PASSES = 5
 
-COLUMNS: tuple[str, ...] = (
+FIELDS: tuple[str, ...] = (
     "task",
     "model",
     "budget",
+    "strategy",
     "sample_id",
     "sample_index",
     "prompt",
@@ -65,58 +66,78 @@ COLUMNS: tuple[str, ...] = (
     "finish_reason",
     "error",
     "kind",
-    "strategy",
 )
-"""Order of the fields in each row of the payload (the page's script reads it)."""
+"""Fields of the payload's ``columns`` (the page's script reads them by name)."""
+
+INTERNED: tuple[str, ...] = (
+    "task",
+    "model",
+    "budget",
+    "strategy",
+    "prompt",
+    "meta",
+    "finish_reason",
+    "kind",
+)
+"""Fields stored as indexes into ``tables[field]``."""
 
 STATUS: tuple[str, ...] = ("correct", "wrong", "scored", "unparsed", "error", "unscored")
-"""Row status codes, by index: what the "correct?" filter offers."""
+"""Status codes, by index: what the "correct?" filter offers."""
 
 FLAG_TRUNCATED = 1
 FLAG_EMPTY = 2
 FLAG_VIOLATION = 4
 
-_REGRESSION = "regression"
-_INTERNED = ("task", "model", "budget", "prompt", "meta", "finish_reason", "kind", "strategy")
-
 
 @dataclass(frozen=True)
 class BrowserData:
-    """The payload and what had to be shortened to build it."""
+    """The payload, its JSON, and what had to be shortened to fit."""
 
     payload: dict[str, Any]
+    json: str
+    """``safe_json(payload)``, ready to embed."""
     cap: int | None
     """Character cap applied to long texts, or None when everything fits whole."""
     shortened: int
     """How many texts were shortened."""
 
 
-def choose_cap(lengths: np.ndarray, budget: int) -> int | None:
-    """Largest per-text cap so that ``sum(min(len, cap)) <= budget`` (None = no cap needed)."""
+def choose_cap(lengths: np.ndarray, budget: int, overhead: int = 0) -> int | None:
+    """Largest per-text cap so that the kept characters fit ``budget`` (None = no cap needed).
+
+    A shortened text costs ``cap + overhead`` (its note); a short one its own length.
+    """
     if lengths.size == 0 or int(lengths.sum()) <= budget:
         return None
+
+    def cost(cap: int) -> int:
+        return int(np.where(lengths > cap, cap + overhead, lengths).sum())
+
     lo, hi = 0, int(lengths.max())
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if int(np.minimum(lengths, mid).sum()) <= budget:
+        if cost(mid) <= budget:
             lo = mid
         else:
             hi = mid - 1
     return max(lo, _MIN_CAP)
 
 
+def _note(omitted: int) -> str:
+    return f"\n[… {omitted:,} characters cut …]\n"
+
+
+# What a note costs in the JSON: "…" is 3 bytes of UTF-8 and each newline 2 escaped.
+_NOTE_LEN = len(json.dumps(_note(10_000), ensure_ascii=False).encode("utf-8")) - 2
+
+
 def shorten(text: str, cap: int | None) -> str:
-    """Keep ``text`` whole if it fits ``cap``, else its head and tail around a note."""
+    """Keep ``text`` whole if it fits ``cap``, else its head and tail around a short note."""
     if cap is None or len(text) <= cap:
         return text
     head = int(cap * _HEAD_SHARE)
     tail = cap - head
-    omitted = len(text) - head - tail
-    note = (
-        f"\n\n[… {omitted:,} of {len(text):,} characters left out of the report to keep it "
-        "small; the full text is in the run's store.sqlite …]\n\n"
-    )
-    return text[:head] + note + text[len(text) - tail :]
+    return text[:head] + _note(len(text) - cap) + text[len(text) - tail :]
 
 
 def safe_json(value: Any) -> str:
@@ -135,146 +156,184 @@ def safe_json(value: Any) -> str:
     )
 
 
-def _text(value: Any) -> str:
-    return "" if is_missing(value) else str(value)
+# ---- column helpers: whole columns at once, since a run may hold 50,000+ records ----------
 
 
-def _opt_text(value: Any) -> str | None:
-    return None if is_missing(value) else str(value)
+def _series(records: pd.DataFrame, name: str) -> pd.Series:
+    if name in records.columns:
+        return records[name]
+    return pd.Series([None] * len(records), index=records.index, dtype=object)
 
 
-def _number(value: Any, digits: int | None = None) -> float | int | None:
-    if is_missing(value):
-        return None
-    number = float(value)
-    if not math.isfinite(number):
-        return None
-    if number.is_integer():
-        return int(number)
-    return round(number, digits) if digits is not None else number
+def _texts(series: pd.Series) -> list[str]:
+    """Strings, with None/NaN as ''."""
+    return ["" if v is None or v != v else str(v) for v in series.tolist()]
+
+
+def _opt_texts(series: pd.Series) -> list[str | None]:
+    """Strings, with None/NaN kept as None (e.g. no parsed answer)."""
+    return [None if v is None or v != v else str(v) for v in series.tolist()]
+
+
+def _numbers(series: pd.Series, digits: int | None = None) -> list[float | int | None]:
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    if digits is not None:
+        values = np.round(values, digits)
+    return [
+        (int(v) if v.is_integer() else v) if math.isfinite(v) else None for v in values.tolist()
+    ]
+
+
+def _bools(series: pd.Series) -> np.ndarray:
+    return series.fillna(False).astype(bool).to_numpy()
+
+
+def _intern(values: list[str]) -> tuple[list[int], list[str]]:
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), sort=False)
+    return codes.tolist(), [str(u) for u in uniques]
 
 
 def _meta_texts(records: pd.DataFrame) -> list[str]:
-    cols = [c for c in records.columns if c.startswith("meta.")]
-    if cols:
-        out = []
-        for row in records[cols].itertuples(index=False, name=None):
-            bits = [f"{c[5:]}={v}" for c, v in zip(cols, row, strict=True) if not is_missing(v)]
-            out.append(", ".join(bits))
-        return out
-    if "meta" in records.columns:
+    """``k=v, k=v`` per record from the ``meta.<key>`` columns (or a ``meta`` dict column)."""
+    cols = [c for c in records.columns if isinstance(c, str) and c.startswith("meta.")]
+    if not cols and "meta" in records.columns:
         return [
-            ", ".join(f"{k}={v}" for k, v in m.items()) if isinstance(m, dict) else _text(m)
-            for m in records["meta"]
+            ", ".join(f"{k}={v}" for k, v in m.items()) if isinstance(m, dict) else ""
+            for m in records["meta"].tolist()
         ]
-    return [""] * len(records)
+    names = [c[5:] for c in cols]
+    columns = [[None if v is None or v != v else v for v in records[c].tolist()] for c in cols]
+    cache: dict[tuple[Any, ...], str] = {}
+    out: list[str] = []
+
+    def render(key: tuple[Any, ...]) -> str:
+        return ", ".join(f"{n}={v}" for n, v in zip(names, key, strict=True) if v is not None)
+
+    for key in zip(*columns, strict=True) if columns else [()] * len(records):
+        try:
+            text = cache[key]
+        except KeyError:
+            text = cache[key] = render(key)
+        except TypeError:  # an unhashable meta value (a list): render without caching
+            text = render(key)
+        out.append(text)
+    return out
 
 
-def _status(kind: str, score: Any, answer: Any, error: Any) -> int:
-    if not is_missing(error):
-        return STATUS.index("error")
-    if is_missing(answer):
-        return STATUS.index("unparsed")
-    if is_missing(score):
-        return STATUS.index("unscored")
-    if kind == _REGRESSION:
-        return STATUS.index("scored")
-    return STATUS.index("correct") if float(score) >= 1.0 else STATUS.index("wrong")
+def _status(records: pd.DataFrame, answers: list[str | None]) -> list[int]:
+    errors = _series(records, "error")
+    has_error = (errors.notna() & (errors.astype(str) != "")).to_numpy()
+    no_answer = np.array([a is None for a in answers], dtype=bool)
+    score = pd.to_numeric(_series(records, "score"), errors="coerce").to_numpy(dtype=float)
+    regression = (_series(records, "kind").astype(str) == "regression").to_numpy()
+    code = np.where(score >= 1.0, STATUS.index("correct"), STATUS.index("wrong"))
+    code = np.where(regression, STATUS.index("scored"), code)
+    code = np.where(np.isnan(score), STATUS.index("unscored"), code)
+    code = np.where(no_answer, STATUS.index("unparsed"), code)
+    code = np.where(has_error, STATUS.index("error"), code)
+    return [int(c) for c in code.tolist()]
 
 
-def _flag(value: Any) -> bool:
-    return not is_missing(value) and bool(value)
+def _fixed_columns(records: pd.DataFrame) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Every field except the long texts, plus the string tables."""
+    n = len(records)
+    if n and {"budget_mode", "budget_tokens"} <= set(records.columns):
+        budgets = budget_labels(records).tolist()
+    else:
+        budgets = [""] * n
+    strategy = _series(records, "strategy")
+    sources: dict[str, list[str]] = {
+        "task": _texts(_series(records, "task")),
+        "model": _texts(_series(records, "model")),
+        "budget": budgets,
+        "strategy": _texts(strategy.where(strategy.notna(), "single")),
+        "prompt": _texts(_series(records, "prompt")),
+        "meta": _meta_texts(records),
+        "finish_reason": _texts(_series(records, "finish_reason")),
+        "kind": _texts(_series(records, "kind")),
+    }
+    columns: dict[str, Any] = {}
+    tables: dict[str, list[str]] = {}
+    for name in INTERNED:
+        columns[name], tables[name] = _intern(sources[name])
+    answers = _opt_texts(_series(records, "answer"))
+    flags = (
+        np.where(_bools(_series(records, "truncated_in_reasoning")), FLAG_TRUNCATED, 0)
+        | np.where(_bools(_series(records, "empty_answer")), FLAG_EMPTY, 0)
+        | np.where(_bools(_series(records, "budget_violation")), FLAG_VIOLATION, 0)
+    )
+    columns.update(
+        sample_id=_texts(_series(records, "sample_id")),
+        sample_index=_numbers(_series(records, "sample_index")),
+        answer=answers,
+        target=_texts(_series(records, "target")),
+        score=_numbers(_series(records, "score"), 4),
+        status=_status(records, answers),
+        flags=[int(f) for f in flags.tolist()],
+        reasoning_tokens=_numbers(_series(records, "reasoning_tokens")),
+        answer_tokens=_numbers(_series(records, "answer_tokens")),
+        prompt_tokens=_numbers(_series(records, "prompt_tokens")),
+        latency_s=_numbers(_series(records, "latency_s"), 2),
+    )
+    return columns, tables
 
 
-class _Interner:
-    """Repeated strings stored once: each table maps a string to its index."""
-
-    def __init__(self) -> None:
-        self.tables: dict[str, dict[str, int]] = {name: {} for name in _INTERNED}
-
-    def __call__(self, table: str, value: Any) -> int:
-        ids = self.tables[table]
-        text = _text(value)
-        if text not in ids:
-            ids[text] = len(ids)
-        return ids[text]
-
-    def values(self, table: str) -> list[str]:
-        return list(self.tables[table])
-
-
-def _long_texts(rec: dict[Hashable, Any]) -> tuple[str, str, str | None]:
-    return _text(rec.get("reasoning")), _text(rec.get("response")), _opt_text(rec.get("error"))
-
-
-def browser_data(records: pd.DataFrame, *, text_budget: int = DEFAULT_TEXT_BUDGET) -> BrowserData:
-    """Build the sample browser's payload from a records frame.
+def browser_data(records: pd.DataFrame, *, max_bytes: int = DEFAULT_MAX_BYTES) -> BrowserData:
+    """Build the sample browser's payload from a records frame, within ``max_bytes`` of JSON.
 
     ``records`` is the frame from ``overthink.analysis.frame.records_frame`` (meta expanded
-    into ``meta.<key>`` columns) or any frame with Record fields as columns; missing
-    columns show as blanks.
+    into ``meta.<key>`` columns) or any frame with Record fields as columns; missing columns
+    show as blanks. Only the long texts (prompt, reasoning, response, error) are shortened
+    to fit; every record is always present.
     """
-    recs: list[dict[Hashable, Any]] = records.to_dict(orient="records")
-    if recs and {"budget_mode", "budget_tokens"} <= set(records.columns):
-        budgets = list(budget_labels(records))
-    else:
-        budgets = [""] * len(recs)
-    metas = _meta_texts(records)
-    intern = _Interner()
-    prompt_ids = [intern("prompt", rec.get("prompt")) for rec in recs]
-    texts = [_long_texts(rec) for rec in recs]
-    lengths = np.array(
-        [len(p) for p in intern.values("prompt")]
-        + [len(t) for triple in texts for t in triple if t is not None],
-        dtype=np.int64,
-    )
-    cap = choose_cap(lengths, text_budget)
-    shortened = int((lengths > cap).sum()) if cap is not None else 0
-
-    rows: list[list[Any]] = []
-    for rec, budget, meta, prompt_id, (reasoning, response, error) in zip(
-        recs, budgets, metas, prompt_ids, texts, strict=True
-    ):
-        answer = _opt_text(rec.get("answer"))
-        kind = _text(rec.get("kind"))
-        flags = (
-            (FLAG_TRUNCATED if _flag(rec.get("truncated_in_reasoning")) else 0)
-            | (FLAG_EMPTY if _flag(rec.get("empty_answer")) else 0)
-            | (FLAG_VIOLATION if _flag(rec.get("budget_violation")) else 0)
-        )
-        row = {
-            "task": intern("task", rec.get("task")),
-            "model": intern("model", rec.get("model")),
-            "budget": intern("budget", budget),
-            "sample_id": _text(rec.get("sample_id")),
-            "sample_index": _number(rec.get("sample_index")),
-            "prompt": prompt_id,
-            "meta": intern("meta", meta),
-            "reasoning": shorten(reasoning, cap),
-            "response": shorten(response, cap),
-            "answer": answer,
-            "target": _text(rec.get("target")),
-            "score": _number(rec.get("score"), 4),
-            "status": _status(kind, rec.get("score"), answer, error),
-            "flags": flags,
-            "reasoning_tokens": _number(rec.get("reasoning_tokens")),
-            "answer_tokens": _number(rec.get("answer_tokens")),
-            "prompt_tokens": _number(rec.get("prompt_tokens")),
-            "latency_s": _number(rec.get("latency_s"), 2),
-            "finish_reason": intern("finish_reason", rec.get("finish_reason")),
-            "error": None if error is None else shorten(error, cap),
-            "kind": intern("kind", kind),
-            "strategy": intern("strategy", rec.get("strategy", "single")),
-        }
-        rows.append([row[c] for c in COLUMNS])
-    tables = {name: intern.values(name) for name in _INTERNED}
-    tables["prompt"] = [shorten(p, cap) for p in tables["prompt"]]
-    payload = {
-        "columns": list(COLUMNS),
+    columns, tables = _fixed_columns(records)
+    prompts = tables["prompt"]
+    reasonings = _texts(_series(records, "reasoning"))
+    responses = _texts(_series(records, "response"))
+    errors = _opt_texts(_series(records, "error"))
+    texts = prompts + reasonings + responses + [e for e in errors if e is not None]
+    # Bytes rather than characters: closer to what the JSON will weigh.
+    lengths = np.array([len(t.encode("utf-8")) for t in texts], dtype=np.int64)
+    # The payload with every text emptied: what the JSON weighs before any text goes in.
+    skeleton: dict[str, Any] = {
+        "fields": list(FIELDS),
         "status": list(STATUS),
-        "tables": tables,
-        "rows": rows,
-        "cap": cap,
-        "shortened": shortened,
+        "tables": {**tables, "prompt": [""] * len(prompts)},
+        "columns": {
+            **columns,
+            "reasoning": [""] * len(reasonings),
+            "response": [""] * len(responses),
+            "error": [None if e is None else "" for e in errors],
+        },
+        "cap": 1_000_000,
+        "shortened": len(texts),
     }
-    return BrowserData(payload=payload, cap=cap, shortened=shortened)
+    fixed = len(safe_json(skeleton).encode("utf-8"))
+    budget = max(0, max_bytes - fixed)
+    cap: int | None = None
+    text = ""
+    payload: dict[str, Any] = {}
+    shortened = 0
+    # Characters are not bytes (UTF-8, JSON escapes), so measure and tighten if needed.
+    for _ in range(_MAX_PASSES):
+        cap = choose_cap(lengths, budget, overhead=_NOTE_LEN)
+        shortened = int((lengths > cap).sum()) if cap is not None else 0
+        payload = {
+            "fields": list(FIELDS),
+            "status": list(STATUS),
+            "tables": {**tables, "prompt": [shorten(p, cap) for p in prompts]},
+            "columns": {
+                **columns,
+                "reasoning": [shorten(t, cap) for t in reasonings],
+                "response": [shorten(t, cap) for t in responses],
+                "error": [None if e is None else shorten(e, cap) for e in errors],
+            },
+            "cap": cap,
+            "shortened": shortened,
+        }
+        text = safe_json(payload)
+        size = len(text.encode("utf-8"))
+        if size <= max_bytes or cap == _MIN_CAP:
+            break
+        budget = int(budget * (max_bytes - fixed) / max(size - fixed, 1) * 0.97)
+    return BrowserData(payload=payload, json=text, cap=cap, shortened=shortened)

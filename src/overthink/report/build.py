@@ -14,7 +14,7 @@ from overthink import __version__
 from overthink.errors import ConfigError
 from overthink.experiment.store import STORE_FILE, Store
 from overthink.report import plots
-from overthink.report.browser_data import DEFAULT_TEXT_BUDGET, browser_data
+from overthink.report.browser_data import BrowserData, browser_data, safe_json
 from overthink.report.html import Section, render_page
 from overthink.report.render import RenderedFigure, atomic_write_bytes, render_figure
 from overthink.report.summary import summarize
@@ -24,6 +24,8 @@ __all__ = ["REPORT_FILE", "AnalysisLike", "build_report", "write_report"]
 
 REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
+MAX_BYTES = 19_000_000
+"""Size the page is built to stay under (the issue's limit is 20 MB; this leaves margin)."""
 
 
 class AnalysisLike(Protocol):
@@ -134,7 +136,7 @@ def _sections(records: pd.DataFrame, analysis: AnalysisLike, plots_dir: Path) ->
                 plots_dir,
                 "pareto",
                 "Pareto front: cost vs metric, dominated configurations faded.",
-                lambda: plots.pareto_front(pareto),
+                lambda: plots.pareto_front(pareto, _frame(analysis, "cheapest")),
             ),
             empty="No Pareto front: the analysis found no configurations to compare.",
         ),
@@ -170,7 +172,7 @@ def build_report(
     *,
     manifest: Mapping[str, Any] | None = None,
     title: str | None = None,
-    text_budget: int = DEFAULT_TEXT_BUDGET,
+    max_bytes: int = MAX_BYTES,
 ) -> Path:
     """Write ``out_dir/report.html`` and ``out_dir/plots/*`` from a records frame and an analysis.
 
@@ -188,17 +190,27 @@ def build_report(
         analysis_warnings=list(getattr(analysis, "warnings", []) or []),
     )
     sections = _sections(records, analysis, plots_dir)
-    page = render_page(
-        summary=summary,
-        sections=sections,
-        verdicts=verdict_table(_frame(analysis, "verdicts")),
-        browser=browser_data(records, text_budget=text_budget),
-        tool_version=__version__,
-        generated=dt.datetime.now(tz=dt.UTC),
-    )
+    verdicts = verdict_table(_frame(analysis, "verdicts"))
+    generated = dt.datetime.now(tz=dt.UTC)
+
+    def page(browser: BrowserData) -> str:
+        return render_page(
+            summary=summary,
+            sections=sections,
+            verdicts=verdicts,
+            browser=browser,
+            tool_version=__version__,
+            generated=generated,
+        )
+
+    # Whatever the figures and tables leave of the size limit goes to the sample browser.
+    empty = BrowserData(payload={}, json=safe_json({}), cap=None, shortened=0)
+    rest = len(page(empty).encode("utf-8"))
+    browser = browser_data(records, max_bytes=max(max_bytes - rest, 1_000_000))
+    html = page(browser)
     path = out / REPORT_FILE
     # "replace" turns a lone surrogate from a broken decode into U+FFFD instead of failing.
-    atomic_write_bytes(path, page.encode("utf-8", errors="replace"))
+    atomic_write_bytes(path, html.encode("utf-8", errors="replace"))
     return path
 
 

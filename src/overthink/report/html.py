@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from overthink.report.browser_data import BrowserData, safe_json
+from overthink.report.browser_data import BrowserData
 from overthink.report.render import RenderedFigure
 from overthink.report.style import VERDICT_COLOURS
 from overthink.report.summary import Summary
@@ -76,11 +76,12 @@ def render_page(
         "verdict_colours": VERDICT_COLOURS,
         "tool_version": tool_version,
         "generated": when.strftime("%Y-%m-%d %H:%M UTC"),
-        # Our own static assets; the JSON is escaped by safe_json so it cannot end its tag.
+        # Our own static assets, trusted as they are.
         "css": Markup(_asset("report.css")),
         "script": Markup(script),
         "script_hash": script_hash(script),
-        "data_json": Markup(safe_json(browser.payload)),
+        # Escaped by safe_json, so it cannot end its <script> tag.
+        "data_json": Markup(browser.json),
         "cap": browser.cap or 0,
         "shortened": browser.shortened,
     }

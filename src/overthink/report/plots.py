@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,8 @@ from matplotlib.ticker import LogFormatter, MaxNLocator
 from overthink.report.style import (
     LINESTYLES,
     MARKERS,
+    OKABE_ITO,
+    LineStyle,
     cost_label,
     is_missing,
     level_label,
@@ -41,6 +44,8 @@ __all__ = [
 ]
 
 _PANEL_W = 4.8
+# Line plots carry their legend to the right of the axes.
+_LEGEND_W = 1.5
 _PANEL_H = 3.5
 _MAX_COLS = 3
 # Jittered points drawn over each box: enough to show the shape, few enough that the
@@ -70,10 +75,11 @@ def _token_axis(axis: Any) -> None:
     axis.set_minor_formatter(_TokenFormatter(labelOnlyBase=False))
 
 
-def _panels(n: int, *, extra_h: float = 0.0) -> tuple[Figure, list[Axes]]:
+def _panels(n: int, *, extra_h: float = 0.0, extra_w: float = 0.0) -> tuple[Figure, list[Axes]]:
     cols = min(n, _MAX_COLS)
     rows = math.ceil(n / cols)
-    fig = Figure(figsize=(_PANEL_W * cols, _PANEL_H * rows + extra_h), layout="constrained")
+    size = ((_PANEL_W + extra_w) * cols, _PANEL_H * rows + extra_h)
+    fig = Figure(figsize=size, layout="constrained")
     grid = fig.subplots(rows, cols, squeeze=False)
     axes = list(grid.ravel())
     for ax in axes[n:]:
@@ -138,6 +144,44 @@ def _metric_axis(ax: Axes, frame: pd.DataFrame) -> None:
     ax.set_ylabel(metric_label(names[0]) if len(names) == 1 else "metric", fontsize=8)
 
 
+@dataclass(frozen=True)
+class _LevelStyle:
+    colour: str
+    linestyle: LineStyle
+    linewidth: float
+    label: str
+
+
+def _is_pooled(knob: Any, level: Any) -> bool:
+    """The analysis's "all levels pooled" row: knob "" and level "all"."""
+    return is_missing(knob) and (is_missing(level) or str(level) == "all")
+
+
+def _level_styles(frame: pd.DataFrame) -> dict[Any, _LevelStyle]:
+    """Colour per knob level; the pooled "all" line is black and thicker so it reads as the
+    summary of the coloured ones. Past the seven palette colours the line style changes."""
+    styles: dict[Any, _LevelStyle] = {}
+    if "level" not in frame.columns:
+        return {None: _LevelStyle(series_colour(0), "-", 1.5, "all")}
+    knobs = frame["knob"] if "knob" in frame.columns else pd.Series(None, index=frame.index)
+    knob_of: dict[Any, Any] = {}
+    for knob, level in zip(knobs, frame["level"], strict=True):
+        knob_of.setdefault(_norm(level), _norm(knob))
+    colours = [c for c in OKABE_ITO if c != "#000000"]
+    index = 0
+    for level in _sorted_unique(frame["level"]):
+        knob = knob_of.get(level)
+        if _is_pooled(knob, level):
+            styles[level] = _LevelStyle("#000000", "-", 2.2, "all levels pooled")
+            continue
+        style = LINESTYLES[(index // len(colours)) % len(LINESTYLES)]
+        styles[level] = _LevelStyle(
+            colours[index % len(colours)], style, 1.5, level_label(knob, level)
+        )
+        index += 1
+    return styles
+
+
 def _line_series(
     ax: Axes,
     frame: pd.DataFrame,
@@ -146,13 +190,15 @@ def _line_series(
     series_cols: Sequence[str],
     log_x: bool,
 ) -> None:
-    """One line with a CI band per series; colour by knob level, style by model/mode."""
-    keys = _group_keys(frame, series_cols)
-    levels = _sorted_unique(frame["level"]) if "level" in frame.columns else [None]
+    """One line with a CI band per series: colour by knob level, line style by model,
+    marker by budget mode; the legend lists each of those once (outside the axes)."""
+    levels = _level_styles(frame)
     models = _sorted_unique(frame["model"]) if "model" in frame.columns else [None]
     modes = _sorted_unique(frame["budget_mode"]) if "budget_mode" in frame.columns else [None]
-    drawn: set[tuple[int, int, int]] = set()
-    for key in keys:
+    used_levels: list[Any] = []
+    used_models: set[int] = set()
+    used_modes: set[int] = set()
+    for key in _group_keys(frame, series_cols):
         part = dict(zip(series_cols, key, strict=True))
         sub = _select(frame, series_cols, key).sort_values(x_col)
         x = sub[x_col].to_numpy(dtype=float)
@@ -160,68 +206,39 @@ def _line_series(
             # Budget "none" spends ~0 tokens; a log axis cannot show 0, so it sits at 1.
             x = np.maximum(x, 1.0)
         y = sub["metric"].to_numpy(dtype=float)
-        li = levels.index(part.get("level")) if part.get("level") in levels else 0
+        level = levels.get(part.get("level")) or next(iter(levels.values()))
         mi = models.index(part.get("model")) if part.get("model") in models else 0
         bi = modes.index(part.get("budget_mode")) if part.get("budget_mode") in modes else 0
-        # Beyond eight levels the colours repeat, so the line style moves on too.
-        style = LINESTYLES[(mi + li // 8) % len(LINESTYLES)]
-        colour = series_colour(li)
+        linestyle = level.linestyle if mi == 0 else LINESTYLES[mi % len(LINESTYLES)]
         ax.plot(
             x,
             y,
-            linestyle=style,
+            linestyle=linestyle,
             marker=MARKERS[bi % len(MARKERS)],
             markersize=4,
-            color=colour,
-            linewidth=1.5,
+            color=level.colour,
+            linewidth=level.linewidth,
+            zorder=3,
         )
         if {"ci_low", "ci_high"} <= set(sub.columns):
             lo = sub["ci_low"].to_numpy(dtype=float)
             hi = sub["ci_high"].to_numpy(dtype=float)
             if np.isfinite(lo).any() and np.isfinite(hi).any():
-                ax.fill_between(x, lo, hi, color=colour, alpha=0.15, linewidth=0)
-        drawn.add((li, mi, bi))
+                ax.fill_between(x, lo, hi, color=level.colour, alpha=0.12, linewidth=0)
+        if level not in used_levels:
+            used_levels.append(level)
+        used_models.add(mi)
+        used_modes.add(bi)
     if log_x:
         ax.set_xscale("log")
         _token_axis(ax.xaxis)
     ax.grid(True, alpha=0.3, linewidth=0.5)
     ax.tick_params(which="both", labelsize=8)
-    if drawn:
-        ax.legend(
-            handles=_legend(drawn, levels, models, modes, frame),
-            fontsize=7,
-            loc="best",
-            frameon=False,
-        )
-
-
-def _legend(
-    drawn: set[tuple[int, int, int]],
-    levels: list[Any],
-    models: list[Any],
-    modes: list[Any],
-    frame: pd.DataFrame,
-) -> list[Line2D]:
-    """One entry per level (colour), per model (line style) and per budget mode (marker),
-    instead of one per combination: 3 levels × 3 modes need 6 entries, not 9."""
-    knob = (
-        frame["knob"].dropna().iloc[0]
-        if "knob" in frame.columns and frame["knob"].notna().any()
-        else None
-    )
-    used_levels = sorted({d[0] for d in drawn})
-    used_models = sorted({d[1] for d in drawn})
-    used_modes = sorted({d[2] for d in drawn})
     handles = [
         Line2D(
-            [],
-            [],
-            color=series_colour(li),
-            linestyle=LINESTYLES[(li // 8) % len(LINESTYLES)],
-            linewidth=1.5,
-            label=level_label(knob, levels[li]),
+            [], [], color=lv.colour, linestyle=lv.linestyle, linewidth=lv.linewidth, label=lv.label
         )
-        for li in used_levels
+        for lv in used_levels
     ]
     if len(used_models) > 1:
         handles += [
@@ -232,7 +249,7 @@ def _legend(
                 linestyle=LINESTYLES[mi % len(LINESTYLES)],
                 label=str(models[mi]),
             )
-            for mi in used_models
+            for mi in sorted(used_models)
         ]
     if any(modes[bi] is not None for bi in used_modes):
         handles += [
@@ -245,9 +262,18 @@ def _legend(
                 markersize=4,
                 label=f"budget: {modes[bi]}",
             )
-            for bi in used_modes
+            for bi in sorted(used_modes)
         ]
-    return handles
+    if handles:
+        # Outside the axes: inside, "best" still lands on CI bands that fill the panel.
+        ax.legend(
+            handles=handles,
+            fontsize=7,
+            frameon=False,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0.0,
+        )
 
 
 def scaling_curves(curves: pd.DataFrame) -> Figure | None:
@@ -259,7 +285,7 @@ def scaling_curves(curves: pd.DataFrame) -> Figure | None:
     if curves.empty or "x_tokens" not in curves.columns:
         return None
     tasks = _sorted_unique(curves["task"])
-    fig, axes = _panels(len(tasks))
+    fig, axes = _panels(len(tasks), extra_w=_LEGEND_W)
     for ax, task in zip(axes, tasks, strict=True):
         sub = _select(curves, ["task"], (task,))
         _line_series(
@@ -291,7 +317,7 @@ def natural_rank(frame: pd.DataFrame) -> Figure | None:
     if frame.empty or "rank" not in frame.columns:
         return None
     tasks = _sorted_unique(frame["task"])
-    fig, axes = _panels(len(tasks))
+    fig, axes = _panels(len(tasks), extra_w=_LEGEND_W)
     for ax, task in zip(axes, tasks, strict=True):
         sub = _select(frame, ["task"], (task,))
         _line_series(ax, sub, x_col="rank", series_cols=["model", "knob", "level"], log_x=False)
@@ -307,7 +333,7 @@ def natural_bins(frame: pd.DataFrame) -> Figure | None:
     if frame.empty or "mean_tokens" not in frame.columns:
         return None
     tasks = _sorted_unique(frame["task"])
-    fig, axes = _panels(len(tasks))
+    fig, axes = _panels(len(tasks), extra_w=_LEGEND_W)
     for ax, task in zip(axes, tasks, strict=True):
         sub = _select(frame, ["task"], (task,))
         _line_series(
@@ -408,49 +434,64 @@ def budget_adherence(records: pd.DataFrame, *, seed: int = 0) -> Figure | None:
     return fig
 
 
-def pareto_front(frame: pd.DataFrame) -> Figure | None:
-    """Cost vs metric per task; dominated configurations faded, the front joined and labelled."""
+def _short_label(label: Any, model: Any, single_model: bool) -> str:
+    text = str(label)
+    prefix = f"{model} "
+    return text[len(prefix) :] if single_model and text.startswith(prefix) else text
+
+
+def pareto_front(frame: pd.DataFrame, cheapest: pd.DataFrame | None = None) -> Figure | None:
+    """Cost vs metric per task; dominated configurations faded, the front joined and labelled.
+
+    ``cheapest`` (the analysis's pick per task) is ringed. Configurations without a cost on
+    the chosen axis (e.g. no known price) are left out.
+    """
     if frame.empty or not {"cost", "metric"} <= set(frame.columns):
         return None
+    frame = frame[np.isfinite(frame["cost"].to_numpy(dtype=float))]
+    if frame.empty:
+        return None
     tasks = _sorted_unique(frame["task"])
-    fig, axes = _panels(len(tasks))
+    fig, axes = _panels(len(tasks), extra_w=_LEGEND_W)
     strategies = _sorted_unique(frame["strategy"]) if "strategy" in frame.columns else [None]
+    single_model = "model" not in frame.columns or frame["model"].nunique() <= 1
     for ax, task in zip(axes, tasks, strict=True):
         sub = _select(frame, ["task"], (task,))
-        on_front = (
-            sub["on_front"].astype(bool)
+        front_mask = (
+            sub["on_front"].fillna(False).astype(bool).to_numpy()
             if "on_front" in sub.columns
-            else pd.Series(False, index=sub.index)
+            else np.zeros(len(sub), dtype=bool)
         )
         for si, strategy in enumerate(strategies):
-            part = sub if strategy is None else _select(sub, ["strategy"], (strategy,))
-            colour = series_colour(si)
-            marker = MARKERS[si % len(MARKERS)]
-            front = part[on_front.loc[part.index]]
-            rest = part[~on_front.loc[part.index]]
+            mine = (sub["strategy"] == strategy).to_numpy() if strategy is not None else True
+            colour, marker = series_colour(si), MARKERS[si % len(MARKERS)]
             name = "all" if strategy is None else str(strategy)
-            ax.scatter(
-                rest["cost"],
-                rest["metric"],
-                s=16,
-                color=colour,
-                alpha=0.25,
-                marker=marker,
-                linewidths=0,
-                label=f"{name} (dominated)" if len(rest) else None,
-            )
-            ax.scatter(
-                front["cost"],
-                front["metric"],
-                s=30,
-                color=colour,
-                marker=marker,
-                edgecolors="#000000",
-                linewidths=0.6,
-                label=f"{name} (on front)" if len(front) else None,
-                zorder=3,
-            )
-        front_all = sub[on_front].sort_values("cost")
+            rest = sub[mine & ~front_mask]
+            front = sub[mine & front_mask]
+            if len(rest):
+                ax.scatter(
+                    rest["cost"],
+                    rest["metric"],
+                    s=16,
+                    color=colour,
+                    alpha=0.25,
+                    marker=marker,
+                    linewidths=0,
+                    label=f"{name} (dominated)",
+                )
+            if len(front):
+                ax.scatter(
+                    front["cost"],
+                    front["metric"],
+                    s=32,
+                    color=colour,
+                    marker=marker,
+                    edgecolors="#000000",
+                    linewidths=0.6,
+                    label=f"{name} (on front)",
+                    zorder=3,
+                )
+        front_all = sub[front_mask].sort_values("cost")
         if len(front_all) > 1:
             ax.plot(
                 front_all["cost"],
@@ -459,17 +500,31 @@ def pareto_front(frame: pd.DataFrame) -> Figure | None:
                 linewidth=0.9,
                 drawstyle="steps-post",
                 zorder=2,
+                label="Pareto front",
             )
-        if "label" in front_all.columns:
-            for _, row in front_all.head(_FRONT_LABELS).iterrows():
-                ax.annotate(
-                    str(row["label"]),
-                    (row["cost"], row["metric"]),
-                    fontsize=6.5,
-                    xytext=(4, 4),
-                    textcoords="offset points",
+        for _, row in front_all.head(_FRONT_LABELS).iterrows():
+            text = _short_label(row.get("label", ""), row.get("model"), single_model)
+            ax.annotate(
+                text,
+                (row["cost"], row["metric"]),
+                fontsize=6.5,
+                xytext=(4, 4),
+                textcoords="offset points",
+            )
+        if cheapest is not None and not cheapest.empty and "task" in cheapest.columns:
+            pick = cheapest[cheapest["task"] == task]
+            if len(pick):
+                ax.scatter(
+                    pick["cost"],
+                    pick["metric"],
+                    s=150,
+                    facecolors="none",
+                    edgecolors="#D55E00",
+                    linewidths=1.6,
+                    zorder=4,
+                    label="cheapest good-enough",
                 )
-        axis = sub["cost_axis"].iloc[0] if "cost_axis" in sub.columns and len(sub) else "tokens"
+        axis = sub["cost_axis"].iloc[0] if "cost_axis" in sub.columns else "tokens"
         if (sub["cost"] > 0).all():
             ax.set_xscale("log")
             if axis == "tokens":
@@ -480,7 +535,13 @@ def pareto_front(frame: pd.DataFrame) -> Figure | None:
         ax.set_title(_panel_title(task), fontsize=10)
         ax.grid(True, alpha=0.3, linewidth=0.5)
         ax.tick_params(which="both", labelsize=8)
-        ax.legend(fontsize=7, frameon=False, loc="best")
+        ax.legend(
+            fontsize=7,
+            frameon=False,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0.0,
+        )
     return fig
 
 
@@ -534,11 +595,8 @@ def cube_heatmap(cube: pd.DataFrame, metric_names: dict[Any, str] | None = None)
                 fontsize=6.5,
                 color="#000000" if bright else "#FFFFFF",
             )
-        knob = (
-            sub["knob"].dropna().iloc[0]
-            if "knob" in sub.columns and sub["knob"].notna().any()
-            else None
-        )
+        knobs = sub["knob"] if "knob" in sub.columns else pd.Series(dtype=object)
+        knob = next((k for k in knobs if not is_missing(k)), None)
         ax.set_yticks(range(len(levels)))
         ax.set_yticklabels(
             [level_label(None, lv) if lv is not None else "all" for lv in levels], fontsize=7

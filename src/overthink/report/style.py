@@ -18,6 +18,7 @@ __all__ = [
     "LineStyle",
     "cost_label",
     "fmt_num",
+    "fmt_p",
     "is_missing",
     "level_label",
     "metric_label",
@@ -112,11 +113,25 @@ def fmt_num(value: Any, digits: int = 3) -> str:
         number = float(value)
     except (TypeError, ValueError):
         return str(value)
+    if math.isnan(number):
+        return "—"
     if math.isinf(number):
         return "∞" if number > 0 else "-∞"
-    if number.is_integer() and abs(number) < 1e15:
-        return f"{int(number):,}"
     magnitude = abs(number)
-    if magnitude != 0 and (magnitude < 1e-3 or magnitude >= 1e6):
-        return f"{number:.{digits - 1}e}"
-    return f"{number:.{digits}g}" if magnitude >= 1 else f"{number:.{digits}f}".rstrip("0")
+    if number.is_integer() and magnitude < 1e15:
+        return f"{int(number):,}"
+    if magnitude >= 1000:
+        return f"{number:,.0f}"
+    if magnitude < 1e-3:
+        return f"{number:.{max(digits - 1, 0)}e}"
+    return f"{number:.{digits}g}"
+
+
+def fmt_p(value: Any) -> str:
+    """A p-value: two significant digits, ``<0.001`` below that."""
+    if is_missing(value):
+        return "—"
+    number = float(value)
+    if math.isnan(number):
+        return "—"
+    return "<0.001" if number < 0.001 else f"{number:.2g}"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from overthink.report.style import VERDICT_COLOURS, fmt_num, is_missing, level_label
+from overthink.report.style import VERDICT_COLOURS, fmt_num, fmt_p, is_missing, level_label
 
 __all__ = ["Cell", "Table", "cube_slope_table", "verdict_table"]
 
@@ -61,6 +61,20 @@ def _text_cell(value: Any) -> Cell:
     return Cell(text, text.lower())
 
 
+def _turning_cell(rec: dict[Any, Any]) -> Cell:
+    """Where the metric is best: a requested budget, or a length rank for natural runs,
+    with the mean observed tokens there so both kinds read in tokens."""
+    cell = _ci_cell(rec.get("turning_point"), rec.get("tp_low"), rec.get("tp_high"))
+    if cell.text == "—":
+        return cell
+    rank = rec.get("basis") == "natural_rank"
+    text = ("rank " if rank else "budget ") + cell.text
+    tokens = _float(rec.get("turning_tokens"))
+    if math.isfinite(tokens):
+        text += f" (≈{tokens:,.0f} tokens)"
+    return Cell(text, cell.sort)
+
+
 def verdict_table(verdicts: pd.DataFrame) -> Table:
     """Rows of the verdict table; the model column appears only when there are several."""
     several_models = "model" in verdicts.columns and verdicts["model"].nunique(dropna=True) > 1
@@ -72,9 +86,9 @@ def verdict_table(verdicts: pd.DataFrame) -> Table:
         ("knob level", "text"),
         ("metric", "text"),
         ("verdict", "num"),
-        ("slope [95% CI]", "num"),
+        ("slope per doubling [95% CI]", "num"),
         ("Spearman ρ (p adj.)", "num"),
-        ("turning point [95% CI], tokens", "num"),
+        ("turning point [95% CI]", "num"),
         ("best", "num"),
         ("worst", "num"),
     ]
@@ -86,7 +100,8 @@ def verdict_table(verdicts: pd.DataFrame) -> Table:
         p_adj = rec.get("p_adjusted", rec.get("p_value"))
         rho_text = fmt_num(rec.get("rho"))
         if not is_missing(p_adj):
-            rho_text += f" (p={fmt_num(p_adj, 2)})"
+            p_text = fmt_p(p_adj)
+            rho_text += f" (p{p_text})" if p_text.startswith("<") else f" (p={p_text})"
         row = [_text_cell(rec.get("task"))]
         if several_models:
             row.append(_text_cell(rec.get("model")))
@@ -97,7 +112,7 @@ def verdict_table(verdicts: pd.DataFrame) -> Table:
             Cell(verdict or "—", float(order), VERDICT_COLOURS.get(verdict)),
             _ci_cell(rec.get("slope"), rec.get("slope_low"), rec.get("slope_high")),
             Cell(rho_text, rho if math.isfinite(rho) else ""),
-            _ci_cell(rec.get("turning_point"), rec.get("tp_low"), rec.get("tp_high")),
+            _turning_cell(rec),
             _num_cell(rec.get("best_metric")),
             _num_cell(rec.get("worst_metric")),
         ]

@@ -48,10 +48,9 @@
   var root = document.getElementById("sample-browser");
   if (!source || !root) { document.body.setAttribute("data-ready", "1"); return; }
   var data = JSON.parse(source.textContent);
-  var C = {};
-  data.columns.forEach(function (name, i) { C[name] = i; });
   var T = data.tables;
-  var rows = data.rows;
+  var D = data.columns;  // one array per field, indexed by record
+  var total = D.task.length;
   var PAGE = 50;
   var page = 0;
   var matches = [];
@@ -86,14 +85,16 @@
   fillSelect(fModel, indexOrder(T.model), indexOrder(T.model).map(function (i) { return T.model[i]; }));
   fillSelect(fBudget, indexOrder(T.budget), indexOrder(T.budget).map(function (i) { return T.budget[i]; }));
 
+  // Built on the first text search only: lower-casing every text costs memory and time.
   function buildHaystack() {
-    haystack = rows.map(function (r) {
-      return [r[C.sample_id], r[C.answer], r[C.target], T.meta[r[C.meta]], r[C.response],
-              r[C.reasoning], r[C.error], T.prompt[r[C.prompt]]].join("\u0000").toLowerCase();
-    });
+    haystack = new Array(total);
+    for (var i = 0; i < total; i++) {
+      haystack[i] = [D.sample_id[i], D.answer[i], D.target[i], T.meta[D.meta[i]], D.response[i],
+                     D.reasoning[i], D.error[i], T.prompt[D.prompt[i]]].join("\u0000").toLowerCase();
+    }
   }
 
-  function status(r) { return data.status[r[C.status]]; }
+  function status(i) { return data.status[D.status[i]]; }
 
   function applyFilters() {
     var task = fTask.value, model = fModel.value, budget = fBudget.value;
@@ -101,24 +102,23 @@
     var text = fText.value.trim().toLowerCase();
     if (text && haystack === null) { buildHaystack(); }
     matches = [];
-    for (var i = 0; i < rows.length; i++) {
-      var r = rows[i];
-      if (task !== "" && String(r[C.task]) !== task) { continue; }
-      if (model !== "" && String(r[C.model]) !== model) { continue; }
-      if (budget !== "" && String(r[C.budget]) !== budget) { continue; }
+    for (var i = 0; i < total; i++) {
+      if (task !== "" && String(D.task[i]) !== task) { continue; }
+      if (model !== "" && String(D.model[i]) !== model) { continue; }
+      if (budget !== "" && String(D.budget[i]) !== budget) { continue; }
       if (st !== "") {
-        var s = status(r);
+        var s = status(i);
         if (st === "wrong" ? (s !== "wrong" && s !== "unparsed") : s !== st) { continue; }
       }
-      if (flag !== "" && (r[C.flags] & parseInt(flag, 10)) === 0) { continue; }
+      if (flag !== "" && (D.flags[i] & parseInt(flag, 10)) === 0) { continue; }
       if (text && haystack[i].indexOf(text) < 0) { continue; }
       matches.push(i);
     }
     var key = fSort.value;
     if (key) {
-      var col = C[key.slice(1)], dir = key.charAt(0) === "-" ? -1 : 1;
+      var col = D[key.slice(1)], dir = key.charAt(0) === "-" ? -1 : 1;
       matches.sort(function (a, b) {
-        var x = rows[a][col], y = rows[b][col];
+        var x = col[a], y = col[b];
         if (x === null) { return y === null ? a - b : 1; }
         if (y === null) { return -1; }
         return dir * (x - y) || a - b;
@@ -139,36 +139,35 @@
     parent.appendChild(el("pre", null, text === "" ? "(empty)" : text));
   }
 
-  function body(r) {
+  function body(i) {
     var box = el("div", "rec-body");
     var dl = el("dl");
-    field(dl, "task", T.task[r[C.task]]);
-    field(dl, "model", T.model[r[C.model]]);
-    field(dl, "budget", T.budget[r[C.budget]]);
-    field(dl, "strategy", T.strategy[r[C.strategy]]);
-    field(dl, "sample", r[C.sample_id] + "  (sample index " + r[C.sample_index] + ")");
-    field(dl, "meta", T.meta[r[C.meta]]);
-    field(dl, "parsed answer", r[C.answer] === null ? "(none parsed)" : r[C.answer]);
-    field(dl, "target", r[C.target]);
-    field(dl, "score", r[C.score]);
-    field(dl, "tokens", "prompt " + r[C.prompt_tokens] + " · reasoning " + r[C.reasoning_tokens] +
-          " · answer " + r[C.answer_tokens]);
-    field(dl, "latency", r[C.latency_s] + " s");
-    field(dl, "finish reason", T.finish_reason[r[C.finish_reason]]);
-    field(dl, "error", r[C.error]);
+    field(dl, "task", T.task[D.task[i]]);
+    field(dl, "model", T.model[D.model[i]]);
+    field(dl, "budget", T.budget[D.budget[i]]);
+    field(dl, "strategy", T.strategy[D.strategy[i]]);
+    field(dl, "sample", D.sample_id[i] + "  (sample index " + D.sample_index[i] + ")");
+    field(dl, "meta", T.meta[D.meta[i]]);
+    field(dl, "parsed answer", D.answer[i] === null ? "(none parsed)" : D.answer[i]);
+    field(dl, "target", D.target[i]);
+    field(dl, "score", D.score[i]);
+    field(dl, "tokens", "prompt " + D.prompt_tokens[i] + " \u00b7 reasoning " +
+          D.reasoning_tokens[i] + " \u00b7 answer " + D.answer_tokens[i]);
+    field(dl, "latency", D.latency_s[i] + " s");
+    field(dl, "finish reason", T.finish_reason[D.finish_reason[i]]);
+    field(dl, "error", D.error[i]);
     box.appendChild(dl);
-    textBlock(box, "Prompt", T.prompt[r[C.prompt]]);
+    textBlock(box, "Prompt", T.prompt[D.prompt[i]]);
     var reasoning = el("details", "reasoning");
-    reasoning.appendChild(el("summary", null, "Reasoning (" + r[C.reasoning_tokens] + " tokens)"));
-    reasoning.appendChild(el("pre", null, r[C.reasoning] === "" ? "(empty)" : r[C.reasoning]));
+    reasoning.appendChild(el("summary", null, "Reasoning (" + D.reasoning_tokens[i] + " tokens)"));
+    reasoning.appendChild(el("pre", null, D.reasoning[i] === "" ? "(empty)" : D.reasoning[i]));
     box.appendChild(reasoning);
-    textBlock(box, "Response", r[C.response]);
+    textBlock(box, "Response", D.response[i]);
     return box;
   }
 
   function item(i) {
-    var r = rows[i];
-    var st = status(r);
+    var st = status(i);
     var li = el("li", "st-" + st);
     li.setAttribute("data-row", String(i));
     var det = el("details");
@@ -176,21 +175,21 @@
     var mark = {correct: "\u2713 correct", wrong: "\u2717 wrong", unparsed: "\u2717 unparsed",
                 error: "! error", scored: "scored", unscored: "unscored"}[st] || st;
     sum.appendChild(el("span", "badge", mark));
-    var bits = [T.task[r[C.task]], r[C.sample_id], T.budget[r[C.budget]], "#" + r[C.sample_index],
-                "answer: " + (r[C.answer] === null ? "\u2014" : r[C.answer]),
-                "target: " + r[C.target], r[C.reasoning_tokens] + " reasoning tokens"];
-    var strategy = T.strategy[r[C.strategy]];
+    var bits = [T.task[D.task[i]], D.sample_id[i], T.budget[D.budget[i]], "#" + D.sample_index[i],
+                "answer: " + (D.answer[i] === null ? "\u2014" : D.answer[i]),
+                "target: " + D.target[i], D.reasoning_tokens[i] + " reasoning tokens"];
+    var strategy = T.strategy[D.strategy[i]];
     if (strategy && strategy !== "single") { bits.splice(3, 0, strategy); }
-    if (T.model.length > 1) { bits.splice(1, 0, T.model[r[C.model]]); }
-    if (st === "scored") { bits.push("error " + r[C.score]); }
+    if (T.model.length > 1) { bits.splice(1, 0, T.model[D.model[i]]); }
+    if (st === "scored") { bits.push("error " + D.score[i]); }
     sum.appendChild(document.createTextNode(bits.join(" \u00b7 ")));
-    if (r[C.flags] & 1) { sum.appendChild(el("span", "flag", "cut in thinking")); }
-    if (r[C.flags] & 2) { sum.appendChild(el("span", "flag", "empty answer")); }
-    if (r[C.flags] & 4) { sum.appendChild(el("span", "flag", "over budget")); }
+    if (D.flags[i] & 1) { sum.appendChild(el("span", "flag", "cut in thinking")); }
+    if (D.flags[i] & 2) { sum.appendChild(el("span", "flag", "empty answer")); }
+    if (D.flags[i] & 4) { sum.appendChild(el("span", "flag", "over budget")); }
     det.appendChild(sum);
     // The body is built on first open: a page of 50 collapsed rows stays cheap.
     det.addEventListener("toggle", function () {
-      if (det.open && det.childNodes.length === 1) { det.appendChild(body(r)); }
+      if (det.open && det.childNodes.length === 1) { det.appendChild(body(i)); }
     });
     li.appendChild(det);
     return li;
@@ -204,7 +203,7 @@
     for (var k = page * PAGE; k < end; k++) { frag.appendChild(item(matches[k])); }
     list.textContent = "";
     list.appendChild(frag);
-    count.textContent = matches.length.toLocaleString() + " of " + rows.length.toLocaleString() +
+    count.textContent = matches.length.toLocaleString() + " of " + total.toLocaleString() +
       " records match";
     pageLabel.textContent = "page " + (page + 1) + " of " + pages;
     prev.disabled = page === 0;
