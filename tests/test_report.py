@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from overthink.analysis.frame import records_frame
+from overthink.cli import app
 from overthink.errors import ConfigError
 from overthink.report import build_report, write_report
 from overthink.report import plots as P
@@ -33,6 +37,7 @@ from overthink.report.browser_data import (
     safe_json,
     shorten,
 )
+from overthink.report.headless import INSTALL_HINT, Page, chromium_path, headless_chromium
 from overthink.report.html import script_hash
 from overthink.report.style import OKABE_ITO, fmt_num, fmt_p, level_label
 from overthink.report.summary import summarize
@@ -54,12 +59,13 @@ def records(run: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def report(run: Path, records: pd.DataFrame) -> Path:
-    from overthink.experiment.store import Store
-
-    with Store.of_run(run) as store:
-        manifest = store.get_meta("manifest")
-    return build_report(records, synthetic_analysis(), run, manifest=manifest)
+def report(run: Path) -> Path:
+    """The report as a user makes it: `overthink report RUN_DIR`, real analysis included."""
+    result = CliRunner().invoke(app, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    path = run / "report.html"
+    assert str(path) in result.output.replace("\n", "")
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +97,6 @@ def test_planted_markup_never_reaches_the_page_as_markup(html: str) -> None:
     assert tags and all(t.startswith('<img src="data:image/') and "onerror" not in t for t in tags)
     assert html.count("<script") == 2  # the JSON block and our one script, nothing else
     assert "&lt;/script&gt;&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html  # title
-    assert "&lt;b&gt;analysis&lt;/b&gt; warning" in html
     columns = embedded_data(html)["columns"]
     assert isinstance(columns, dict)
     assert columns["response"][0] == PAYLOAD, "the text itself must survive, shown verbatim"
@@ -184,7 +189,11 @@ def test_verdict_table_rows_sort_keys_and_colours() -> None:
 
 def test_verdict_table_renders_sortable_and_escaped(html: str) -> None:
     assert '<table class="sortable" id="verdict-table">' in html
-    assert html.count('class="verdict" style="background:') == 4
+    rows = re.search(r'id="verdict-table">.*?<tbody>(.*?)</tbody>', html, re.S)
+    assert rows
+    count = rows.group(1).count("<tr>")
+    assert count > 4  # a row per curve: tasks × budget modes × knob levels
+    assert html.count('class="verdict" style="background:') == count
 
 
 def test_empty_analysis_sections_say_so_in_one_line(tmp_path: Path) -> None:
@@ -356,3 +365,117 @@ def test_a_failed_write_leaves_the_previous_report_intact(
         build_report(recs, SyntheticAnalysis(), tmp_path)
     assert path.read_bytes() == before
     assert [p for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
+
+
+# ---- in a real browser ----------------------------------------------------------------
+# Headless Chromium opens the page as a person would: no console errors (which include
+# Content-Security-Policy violations and failed loads), every image decoded, the planted
+# <script>/onerror payload ran nowhere and the sample browser shows it as text. Skipped,
+# saying how to install a browser, where there is no Chromium.
+
+BROWSER = pytest.mark.browser
+
+READY = "document.body && document.body.getAttribute('data-ready') === '1'"
+
+
+@pytest.fixture(scope="module")
+def page(report: Path) -> Iterator[Page]:
+    if chromium_path() is None:
+        pytest.skip(f"headless Chromium not found: {INSTALL_HINT}")
+    with headless_chromium(report.resolve().as_uri(), ready=READY) as page:
+        yield page
+
+
+def js(page: Page, expression: str) -> object:
+    return page.evaluate(expression)
+
+
+@BROWSER
+def test_page_loads_without_console_errors(page: Page) -> None:
+    assert page.console_errors == []
+    assert PAYLOAD in str(js(page, "document.title"))  # shown as text, in the tab title too
+
+
+@BROWSER
+def test_every_image_loaded(page: Page) -> None:
+    images = js(
+        page,
+        "Array.from(document.images).map(i => ({ok: i.complete && i.naturalWidth > 0,"
+        " alt: i.alt}))",
+    )
+    assert isinstance(images, list) and len(images) == 6
+    assert all(img["ok"] for img in images), images
+
+
+@BROWSER
+def test_planted_script_did_not_run_and_shows_as_text(page: Page, tmp_path: Path) -> None:
+    assert js(page, "typeof window.__pwned") == "undefined"
+    # Filter the sample browser down to the planted record and open it fully.
+    js(page, """(() => {
+        const box = document.getElementById('f-text');
+        box.value = '__pwned';
+        box.dispatchEvent(new Event('input'));
+    })()""")  # fmt: skip
+    page.wait_for("document.getElementById('sb-count').textContent.startsWith('1 of')")
+    js(page, """(() => {
+        const det = document.querySelector('#sb-list details');
+        det.open = true;
+    })()""")  # fmt: skip
+    page.wait_for("document.querySelector('#sb-list details.reasoning') !== null")
+    js(page, "document.querySelector('#sb-list details.reasoning').open = true")
+    texts = js(page, "Array.from(document.querySelectorAll('#sb-list pre'), p => p.textContent)")
+    assert isinstance(texts, list) and len(texts) == 3  # prompt, reasoning, response
+    prompt, reasoning, response = texts
+    assert prompt.startswith(PAYLOAD)
+    assert reasoning.startswith(PAYLOAD)
+    assert response == PAYLOAD
+    assert js(page, "document.querySelectorAll('#sb-list img, #sb-list script').length") == 0
+    assert js(page, "typeof window.__pwned") == "undefined"
+    assert page.console_errors == []
+    js(page, "document.getElementById('samples').scrollIntoView()")
+    shot = page.screenshot(tmp_path / "report.png")
+    assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+    keep = Path.cwd() / ".pytest_cache" / "report-screenshot.png"
+    if keep.parent.is_dir():
+        shutil.copy(shot, keep)
+
+
+@BROWSER
+def test_sample_browser_filters_and_paginates(page: Page) -> None:
+    js(page, """(() => {
+        const box = document.getElementById('f-text');
+        box.value = '';
+        box.dispatchEvent(new Event('input'));
+    })()""")  # fmt: skip
+    page.wait_for("document.getElementById('sb-count').textContent.startsWith('240 of 240')")
+    assert js(page, "document.querySelectorAll('#sb-list > li').length") == 50
+    assert js(page, "document.getElementById('sb-page').textContent") == "page 1 of 5"
+    js(page, "document.getElementById('sb-next').click()")
+    assert js(page, "document.getElementById('sb-page').textContent") == "page 2 of 5"
+    js(page, """(() => {
+        const s = document.getElementById('f-status');
+        s.value = 'error';
+        s.dispatchEvent(new Event('change'));
+    })()""")  # fmt: skip
+    shown = js(page, "Array.from(document.querySelectorAll('#sb-list > li'), li => li.className)")
+    assert isinstance(shown, list) and shown and set(shown) == {"st-error"}
+
+
+@BROWSER
+def test_verdict_table_sorts_on_click(page: Page) -> None:
+    order = js(page, """(() => {
+        const table = document.getElementById('verdict-table');
+        const heads = Array.from(table.tHead.rows[0].cells);
+        const col = heads.findIndex(th => th.textContent === 'verdict');
+        heads[col].click();
+        const first = Array.from(table.tBodies[0].rows, r => r.cells[col].textContent);
+        heads[col].click();
+        const second = Array.from(table.tBodies[0].rows, r => r.cells[col].textContent);
+        return JSON.stringify([first, second]);
+    })()""")  # fmt: skip
+    first, second = json.loads(str(order))
+    rank = ["inverse", "peaked", "positive", "flat", "insufficient"]
+    assert len(set(first)) > 1
+    assert [rank.index(v) for v in first] == sorted(rank.index(v) for v in first)
+    assert second == first[::-1]
+    assert page.console_errors == []

@@ -96,7 +96,11 @@ def synthetic_rows(
                     used = int(natural_len[i])
                 else:
                     used = int(tokens * forced_share[i])
-                p_correct = max(0.05, 0.9 - 0.08 * math.log2(1 + used) / 3 - 0.07 * level)
+                # Inverse scaling that grows with the distractor count: per doubling of
+                # thinking past 64 tokens, accuracy drops 1 point at level 0, 13 at level 4.
+                doublings = max(math.log2(1 + used) - 6, -6)
+                drop = (0.01 + 0.03 * level) * doublings
+                p_correct = min(0.97, max(0.05, 0.8 - 0.03 * level - drop))
                 correct = bool(luck[i] < p_correct)
                 parse_fail = bool(parse_luck[i] < 0.03)
                 answer = None if parse_fail else (target if correct else str(int(target) + 1))
