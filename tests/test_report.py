@@ -172,6 +172,23 @@ def test_header_counts_warnings_from_the_records(records: pd.DataFrame) -> None:
     )
 
 
+def test_header_prices_the_run_when_prices_are_known(records: pd.DataFrame) -> None:
+    def cost(prices: dict[str, float] | None, frame: pd.DataFrame = records) -> str:
+        summary = summarize(frame, {}, run_dir_name="r", tool_version="9", prices=prices)
+        return next(f.value for f in summary.facts if f.label == "Cost")
+
+    assert cost(None).startswith("not priced: no price known for smollm2-135m")
+    tokens = int(records[["prompt_tokens", "reasoning_tokens", "answer_tokens"]].sum().sum())
+    assert (
+        cost({"smollm2-135m": 2.0})
+        == f"US${tokens * 2.0 / 1e6:,.4f} at list prices per million tokens"
+    )
+    mixed = records.assign(model=["o3-mini"] * 10 + list(records["model"][10:]))
+    assert "no price known for smollm2-135m" in cost(None, mixed)  # o3-mini has a list price
+    facts = summarize(records, {"cost_usd": 1.5}, run_dir_name="r", tool_version="9").facts
+    assert ("Cost", "US$1.5000") in [(f.label, f.value) for f in facts]  # the manifest's own
+
+
 def test_verdict_table_rows_sort_keys_and_colours() -> None:
     table = verdict_table(synthetic_analysis().verdicts)
     labels = [h[0] for h in table.header]
@@ -342,6 +359,20 @@ def test_write_report_names_the_path_of_a_missing_run_folder(tmp_path: Path) -> 
     missing = tmp_path / "nope"
     with pytest.raises(ConfigError, match=re.escape(str(missing))):
         write_report(missing)
+
+
+def test_cli_reports_a_bad_run_folder_in_one_line_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from overthink.cli import main
+
+    missing = tmp_path / "no-such-run"
+    monkeypatch.setattr("sys.argv", ["overthink", "report", str(missing)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert str(missing) in err.replace("\n", "") and "Traceback" not in err
 
 
 def test_write_report_rejects_a_folder_without_a_store(tmp_path: Path) -> None:

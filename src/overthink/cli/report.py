@@ -23,17 +23,23 @@ def report(
     ] = None,
     cost: Annotated[
         str,
-        typer.Option("--cost", help="Pareto cost axis: tokens, dollars, latency or eflops."),
+        typer.Option("--cost", help="Pareto cost axis: tokens, usd, latency or eflops."),
     ] = "tokens",
+    prices: Annotated[
+        Path | None,
+        typer.Option("--prices", help="YAML/JSON file: model -> USD per million tokens."),
+    ] = None,
     open_: Annotated[
         bool, typer.Option("--open", help="Open the report in the default browser.")
     ] = False,
 ) -> None:
     """Write RUN_DIR/report.html (one self-contained page) and RUN_DIR/plots/."""
     # Imported here so `overthink --help` does not pay for matplotlib and pandas.
+    from overthink.cli.analyze import load_prices
     from overthink.report import write_report
 
-    path = write_report(run_dir, by=by, cost=cost)
+    price_table = load_prices(prices) if prices is not None else None
+    path = write_report(run_dir, by=by, cost=cost, prices=price_table)
     Console().print(f"report: {path}", highlight=False)
     if open_:
         webbrowser.open(path.resolve().as_uri())

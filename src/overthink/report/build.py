@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from overthink import __version__
+from overthink.analysis import analyze, load_run
 from overthink.errors import ConfigError
 from overthink.experiment.store import STORE_FILE, Store
 from overthink.report import plots
@@ -173,6 +174,7 @@ def build_report(
     manifest: Mapping[str, Any] | None = None,
     title: str | None = None,
     max_bytes: int = MAX_BYTES,
+    prices: Mapping[str, float] | None = None,
 ) -> Path:
     """Write ``out_dir/report.html`` and ``out_dir/plots/*`` from a records frame and an analysis.
 
@@ -188,6 +190,7 @@ def build_report(
         run_dir_name=title or out.resolve().name,
         tool_version=__version__,
         analysis_warnings=list(getattr(analysis, "warnings", []) or []),
+        prices=prices,
     )
     sections = _sections(records, analysis, plots_dir)
     verdicts = verdict_table(_frame(analysis, "verdicts"))
@@ -227,22 +230,21 @@ def write_report(
     analysis: AnalysisLike | None = None,
     by: str | None = None,
     cost: str = "tokens",
+    prices: Mapping[str, float] | None = None,
 ) -> Path:
     """Write ``RUN_DIR/report.html`` (self-contained) and ``RUN_DIR/plots/*.png|*.svg``.
 
-    Computes the analysis with ``overthink.analysis.analyze(records, by=by, cost=cost)``
-    unless one is given. Raises :class:`~overthink.errors.ConfigError` naming the path when
-    ``run_dir`` is not a run folder. Returns the path of the HTML file.
+    Computes the analysis with ``overthink.analysis.analyze(records, by=by, cost=cost,
+    prices=prices)`` unless one is given; ``prices`` (USD per million tokens per model, as
+    ``analyze`` takes them) also price the run in the header. Raises
+    :class:`~overthink.errors.ConfigError` naming the path when ``run_dir`` is not a run
+    folder. Returns the path of the HTML file.
     """
     folder = Path(run_dir)
     _check_run_dir(folder)
-    # Imported on use: the analysis layer pulls in scipy, which a CLI --help need not load.
-    from overthink.analysis import analyze
-    from overthink.analysis.frame import load_run
-
     with Store.of_run(folder) as store:
         manifest = store.get_meta("manifest")
     records = load_run(folder)
     if analysis is None:
-        analysis = analyze(records, by=by, cost=cost)
-    return build_report(records, analysis, folder, manifest=manifest)
+        analysis = analyze(records, by=by, cost=cost, prices=prices)
+    return build_report(records, analysis, folder, manifest=manifest, prices=prices)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from overthink.analysis.cost import price_for
 from overthink.report.plots import budget_labels, budget_order
 from overthink.report.style import fmt_num, is_missing
 
@@ -101,7 +102,11 @@ def _count(records: pd.DataFrame, col: str) -> int:
     return int(records[col].fillna(False).astype(bool).sum())
 
 
-def _cost(manifest: Mapping[str, Any]) -> str | None:
+def _cost(
+    manifest: Mapping[str, Any], records: pd.DataFrame, prices: Mapping[str, float] | None
+) -> str:
+    """The run's cost: the manifest's own figure if it has one, else tokens × known prices
+    (input = prompt tokens, output = reasoning + answer tokens)."""
     for key in ("cost_usd", "cost"):
         value = manifest.get(key)
         if value is not None and not is_missing(value):
@@ -109,7 +114,24 @@ def _cost(manifest: Mapping[str, Any]) -> str | None:
                 return f"US${float(value):,.4f}"
             except (TypeError, ValueError):
                 return str(value)
-    return None
+    if records.empty or "model" not in records.columns:
+        return "—"
+    total = 0.0
+    unpriced: list[str] = []
+    for model, sub in records.groupby("model", sort=True):
+        price = price_for(str(model), prices)
+        if price is None:
+            unpriced.append(str(model))
+            continue
+        tokens_in = _sum(sub, "prompt_tokens")
+        tokens_out = _sum(sub, "reasoning_tokens") + _sum(sub, "answer_tokens")
+        total += (tokens_in * price[0] + tokens_out * price[1]) / 1e6
+    if len(unpriced) == records["model"].nunique():
+        return f"not priced: no price known for {', '.join(unpriced)} (pass --prices)"
+    text = f"US${total:,.4f} at list prices per million tokens"
+    if unpriced:
+        text += f"; no price known for {', '.join(unpriced)}"
+    return text
 
 
 def summarize(
@@ -119,6 +141,7 @@ def summarize(
     run_dir_name: str,
     tool_version: str,
     analysis_warnings: list[str] | None = None,
+    prices: Mapping[str, float] | None = None,
 ) -> Summary:
     """Header facts and warnings from the records frame and the run manifest.
 
@@ -164,7 +187,7 @@ def summarize(
         f"{prompt_t + reason_t + answer_t:,} total (prompt {prompt_t:,} · "
         f"reasoning {reason_t:,} · answer {answer_t:,})",
     )
-    add("Cost", _cost(man) or "not priced (no prices in the run config)")
+    add("Cost", _cost(man, records, prices))
     wall = man.get("wall_s")
     finished = man.get("finished_at")
     if is_missing(wall) and finished is not None:
