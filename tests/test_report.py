@@ -215,8 +215,10 @@ def test_verdict_table_renders_sortable_and_escaped(html: str) -> None:
 
 def test_empty_analysis_sections_say_so_in_one_line(tmp_path: Path) -> None:
     recs = records_frame(synthetic_records(30, payload_at=None))
-    path = build_report(recs, SyntheticAnalysis(), tmp_path)
+    path = build_report(recs, SyntheticAnalysis(warnings=["<b>too few</b> budgets"]), tmp_path)
     page = path.read_text()
+    assert "1 note from the analysis</summary>" in page
+    assert "<li>&lt;b&gt;too few&lt;/b&gt; budgets</li>" in page
     assert "No curves to judge" in page
     assert "No natural-budget records" in page
     assert "No Pareto front" in page

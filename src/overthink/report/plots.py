@@ -140,8 +140,9 @@ def _panel_title(task: Any, model: Any | None = None) -> str:
 
 
 def _metric_axis(ax: Axes, frame: pd.DataFrame) -> None:
-    names = [n for n in _sorted_unique(frame.get("metric_name", pd.Series(dtype=object)))]
-    ax.set_ylabel(metric_label(names[0]) if len(names) == 1 else "metric", fontsize=8)
+    names = _sorted_unique(frame["metric_name"]) if "metric_name" in frame.columns else []
+    label = metric_label(names[0]) if len(names) == 1 else "metric (as in the scaling curves)"
+    ax.set_ylabel(label, fontsize=8)
 
 
 @dataclass(frozen=True)
@@ -323,7 +324,7 @@ def natural_rank(frame: pd.DataFrame) -> Figure | None:
         _line_series(ax, sub, x_col="rank", series_cols=["model", "knob", "level"], log_x=False)
         ax.set_title(_panel_title(task), fontsize=10)
         ax.set_xlabel("length rank among a question's samples (1 = shortest)", fontsize=8)
-        ax.set_ylabel("metric (same scale as the curves)", fontsize=8)
+        _metric_axis(ax, sub)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
@@ -341,7 +342,7 @@ def natural_bins(frame: pd.DataFrame) -> Figure | None:
         )
         ax.set_title(_panel_title(task), fontsize=10)
         ax.set_xlabel("reasoning tokens (mean of the length quantile bin, log scale)", fontsize=8)
-        ax.set_ylabel("metric (same scale as the curves)", fontsize=8)
+        _metric_axis(ax, sub)
     return fig
 
 

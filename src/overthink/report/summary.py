@@ -42,6 +42,8 @@ class Summary:
     title: str
     facts: list[Fact] = field(default_factory=list)
     warnings: list[Notice] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """The analysis's own warnings (per task and model): shown collapsed under the counts."""
 
 
 def _join(values: Any) -> str | None:
@@ -222,10 +224,10 @@ def summarize(
     errors = int(records["error"].notna().sum()) if "error" in records.columns else 0
     if errors:
         warnings.append(Notice("errors: the trial failed", errors, severity="error"))
-    warnings.extend(Notice(str(text)) for text in analysis_warnings or [])
     if not n:
         warnings.append(Notice("the run has no records yet", None, severity="error"))
-    return Summary(title=title, facts=facts, warnings=warnings)
+    notes = [str(text) for text in analysis_warnings or []]
+    return Summary(title=title, facts=facts, warnings=warnings, notes=notes)
 
 
 def fmt_count(value: int | None) -> str:

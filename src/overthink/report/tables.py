@@ -8,7 +8,14 @@ from typing import Any
 
 import pandas as pd
 
-from overthink.report.style import VERDICT_COLOURS, fmt_num, fmt_p, is_missing, level_label
+from overthink.report.style import (
+    VERDICT_COLOURS,
+    fmt_num,
+    fmt_p,
+    is_missing,
+    level_label,
+    metric_label,
+)
 
 __all__ = ["Cell", "Table", "cube_slope_table", "verdict_table"]
 
@@ -32,6 +39,8 @@ class Table:
 
     header: list[tuple[str, str]]
     rows: list[list[Cell]]
+    caption: str = ""
+    """What every row shares (e.g. the metric), said once."""
 
 
 def _float(value: Any) -> float:
@@ -78,13 +87,17 @@ def _turning_cell(rec: dict[Any, Any]) -> Cell:
 def verdict_table(verdicts: pd.DataFrame) -> Table:
     """Rows of the verdict table; the model column appears only when there are several."""
     several_models = "model" in verdicts.columns and verdicts["model"].nunique(dropna=True) > 1
+    # A column that says the same thing on every row is left out (the caption names it).
+    several_metrics = (
+        "metric_name" in verdicts.columns and verdicts["metric_name"].nunique(dropna=True) > 1
+    )
     header: list[tuple[str, str]] = [("task", "text")]
     if several_models:
         header.append(("model", "text"))
+    header += [("budget mode", "text"), ("knob level", "text")]
+    if several_metrics:
+        header.append(("metric", "text"))
     header += [
-        ("budget mode", "text"),
-        ("knob level", "text"),
-        ("metric", "text"),
         ("verdict", "num"),
         ("slope per doubling [95% CI]", "num"),
         ("Spearman ρ (p adj.)", "num"),
@@ -108,16 +121,23 @@ def verdict_table(verdicts: pd.DataFrame) -> Table:
         row += [
             _text_cell(rec.get("budget_mode")),
             _text_cell(level_label(rec.get("knob"), rec.get("level"))),
-            _text_cell(rec.get("metric_name")),
+        ]
+        if several_metrics:
+            row.append(_text_cell(rec.get("metric_name")))
+        row += [
             Cell(verdict or "—", float(order), VERDICT_COLOURS.get(verdict)),
             _ci_cell(rec.get("slope"), rec.get("slope_low"), rec.get("slope_high")),
             Cell(rho_text, rho if math.isfinite(rho) else ""),
-            _turning_cell(rec),
+            # One point has no turning point, whatever argmax says.
+            Cell("—") if verdict == "insufficient" else _turning_cell(rec),
             _num_cell(rec.get("best_metric")),
             _num_cell(rec.get("worst_metric")),
         ]
         rows.append(row)
-    return Table(header=header, rows=rows)
+    caption = ""
+    if not several_metrics and "metric_name" in verdicts.columns and len(verdicts):
+        caption = f"Metric: {metric_label(verdicts['metric_name'].iloc[0])}."
+    return Table(header=header, rows=rows, caption=caption)
 
 
 def cube_slope_table(slopes: pd.DataFrame) -> Table:
