@@ -1,0 +1,333 @@
+"""Split records into (task, model) groups and knob strata, each with its bootstrap weights.
+
+Every analysis resamples *questions*. Within one (task, model) the questions are
+partitioned by their knob setting (``distractors=3`` questions are different samples from
+``distractors=5`` ones), so each partition — a *stratum* — gets its own multinomial
+weights, drawn once and shared by every statistic of that stratum (curve points, bins,
+pools): all estimates of one resample see the same questions, which is what makes
+slopes and differences between budgets paired. A knob level is a union of strata and
+``all`` is the union of every stratum, so their resampled sums are just sums of the
+strata's resampled sums (a stratified bootstrap) — no second draw, no extra cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from overthink.analysis.frame import family_of_kind
+from overthink.analysis.stats import FloatArray, IntArray, cluster_weights, rng_for
+from overthink.errors import ConfigError
+
+__all__ = [
+    "ALL",
+    "Group",
+    "Level",
+    "Stratum",
+    "available_knobs",
+    "clean_level",
+    "iter_groups",
+    "resolve_knobs",
+]
+
+ALL = "all"
+"""The level label of rows that pool every knob level."""
+
+# Meta keys that describe a question rather than set its difficulty: never auto-knobs.
+_NOT_KNOBS = frozenset({"question", "index", "id", "seed", "sample", "row", "item"})
+# An auto-detected (unregistered) knob has few levels; more looks like an identifier.
+_MAX_AUTO_LEVELS = 24
+
+
+def clean_level(value: Any) -> Any:
+    """A knob level as a plain Python value (integral floats back to int, numpy unwrapped)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass
+class Stratum:
+    """The questions of one knob setting within a (task, model) group."""
+
+    index: int
+    """Position of the stratum in its group."""
+    key: tuple[Any, ...]
+    """One level per knob of the group (NaN where a record lacks the knob)."""
+    rows: IntArray
+    """Positions of the stratum's records in the group's arrays."""
+    qidx: IntArray
+    """Local question index (0..n_questions-1) of each of those records."""
+    n_questions: int
+    weights: FloatArray
+    """``(n_boot, n_questions)`` multinomial resampling weights."""
+
+    def resample(
+        self, per_question: FloatArray, *, single: bool = False
+    ) -> tuple[FloatArray, FloatArray]:
+        """Point sums ``(m,)`` and resampled sums ``(n_boot, m)`` of per-question stats.
+
+        ``single=True`` multiplies in float32 (twice as fast): fine for bounded stats
+        such as 0/1 scores, whose sums stay far below float32's 2^24 exact range.
+        """
+        flat = per_question.reshape(self.n_questions, -1)
+        if single:
+            boot = (self.weights.astype(np.float32) @ flat.astype(np.float32)).astype(np.float64)
+            return flat.sum(axis=0), boot
+        return flat.sum(axis=0), self.weights @ flat
+
+
+@dataclass
+class Level:
+    """One row label of the output tables: a knob level (or ``all``) and its strata."""
+
+    knob: str
+    level: Any
+    strata: list[int]
+
+
+@dataclass
+class Group:
+    """The single-sample records of one (task, model) and their strata."""
+
+    task: str
+    model: str
+    family: str
+    """``accuracy``, ``safe_rate`` or ``regression`` (from the records' answer kind)."""
+    kind: str
+    """The records' (majority) answer kind."""
+    knobs: list[str]
+    arrays: dict[str, Any]
+    strata: list[Stratum]
+    n_boot: int
+    levels: list[Level] = field(default_factory=list)
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Accuracy and safe rate rise when better; regression error falls."""
+        return self.family != "regression"
+
+    def collect(
+        self, build: Callable[[Stratum], FloatArray], *, single: bool = False
+    ) -> list[tuple[FloatArray, FloatArray]]:
+        """Point and resampled sums of ``build(stratum)`` (per-question stats) per stratum."""
+        return [s.resample(build(s), single=single) for s in self.strata]
+
+    @staticmethod
+    def combine(
+        per_stratum: list[tuple[FloatArray, FloatArray]], members: list[int]
+    ) -> tuple[FloatArray, FloatArray]:
+        """Sum the strata of one level (stratified bootstrap: strata resampled separately)."""
+        point = sum((per_stratum[i][0] for i in members), start=np.zeros_like(per_stratum[0][0]))
+        boot = sum((per_stratum[i][1] for i in members), start=np.zeros_like(per_stratum[0][1]))
+        return point, boot
+
+    def rows_of(self, level: Level) -> IntArray:
+        """Group-array positions of every record in a level."""
+        parts = [self.strata[i].rows for i in level.strata]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+@cache
+def _registered_knobs(task: str) -> tuple[str, ...] | None:
+    # Registered tasks declare their knobs; anything else (JSONL files...) is guessed.
+    from overthink.tasks.registry import get_task, task_names
+
+    try:
+        if task not in task_names():
+            return None
+        return tuple(k.name for k in get_task(task).knobs)
+    except Exception:  # a broken task module must not stop the analysis of its records
+        return None
+
+
+def _level_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Distinct values of every ``meta.*`` column per task (tasks × columns)."""
+    cols = [c for c in df.columns if str(c).startswith("meta.")]
+    if not cols or df.empty:
+        return pd.DataFrame(index=pd.Index([], name="task"))
+    return df.groupby("task")[cols].nunique(dropna=True)
+
+
+def available_knobs(df: pd.DataFrame) -> list[str]:
+    """Knob names present in a frame (``meta.<name>`` columns that vary within some task)."""
+    counts = _level_counts(df)
+    return sorted(str(c)[5:] for c in counts.columns if (counts[c] >= 2).any())
+
+
+def _auto_knobs(task: str, counts: pd.Series, dtypes: pd.Series) -> list[str]:
+    registered = _registered_knobs(task)
+    if registered is not None:
+        return [k for k in registered if counts.get(f"meta.{k}", 0) >= 2]
+    out = []
+    for col, n_levels in counts.items():
+        name = str(col)[5:]
+        dtype = dtypes[str(col)]
+        if name in _NOT_KNOBS or not 2 <= n_levels <= _MAX_AUTO_LEVELS:
+            continue
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            out.append(name)
+    return out
+
+
+def resolve_knobs(df: pd.DataFrame, by: str | None) -> dict[str, list[str]]:
+    """The knobs to break each task down by.
+
+    ``by=None`` auto-detects: a registered task's declared knobs that vary in the records;
+    for other tasks, numeric ``meta`` keys with 2–24 levels. ``by="all"`` breaks nothing
+    down. A named knob applies to the tasks that have it; naming a knob no task has is a
+    :class:`ConfigError` listing the knobs that exist.
+    """
+    tasks = sorted(df["task"].astype(str).unique())
+    if by is not None and by.strip().lower() in ("all", "none", ""):
+        return {t: [] for t in tasks}
+    counts = _level_counts(df)
+    if by is not None:
+        name = by.strip().removeprefix("meta.")
+        knobs = available_knobs(df)
+        if name not in knobs:
+            accepted = ", ".join([*knobs, ALL])
+            raise ConfigError(f"unknown knob {by!r} for --by (knobs in these records: {accepted})")
+        per_task = counts[f"meta.{name}"]
+        return {t: ([name] if per_task.get(t, 0) >= 2 else []) for t in tasks}
+    dtypes = df.dtypes
+    return {t: (_auto_knobs(t, counts.loc[t], dtypes) if t in counts.index else []) for t in tasks}
+
+
+def _majority_kind(kinds: Any) -> str:
+    if kinds is None or len(kinds) == 0:
+        return "numeric"
+    return str(pd.Series(kinds).value_counts().index[0])
+
+
+_ARRAY_COLUMNS: dict[str, str] = {
+    "value": "float",
+    "valid": "bool",
+    "failed": "bool",
+    "parse_failure": "bool",
+    "truncated_in_reasoning": "bool",
+    "budget_violation": "bool",
+    "empty_answer": "bool",
+    "reasoning_tokens": "float",
+    "prompt_tokens": "float",
+    "answer_tokens": "float",
+    "latency_s": "float",
+    "verifier_score": "float",
+    "budget_tokens": "int",
+    "sample_index": "int",
+}
+
+
+def _arrays(df: pd.DataFrame) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for col, kind in _ARRAY_COLUMNS.items():
+        series = df[col] if col in df else pd.Series(np.nan, index=df.index)
+        if kind == "float":
+            out[col] = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+        elif kind == "bool":
+            out[col] = series.fillna(False).to_numpy(dtype=bool)
+        else:
+            out[col] = pd.to_numeric(series, errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+    out["budget_mode"] = df["budget_mode"].astype(str).to_numpy()
+    out["answer"] = df["answer"].to_numpy(dtype=object)
+    out["kind"] = df["kind"].astype(str).to_numpy() if "kind" in df else None
+    return out
+
+
+def iter_groups(
+    single: pd.DataFrame,
+    knobs: dict[str, list[str]],
+    *,
+    n_boot: int,
+    seed: int,
+    question_codes: IntArray,
+) -> Iterator[Group]:
+    """Yield one :class:`Group` per (task, model) of the single-sample records.
+
+    ``question_codes`` are global integer question ids aligned with ``single``'s rows.
+    """
+    if single.empty:
+        return
+    # Column → numpy once for the whole frame; groups then slice plain arrays.
+    every = _arrays(single)
+    every["question"] = np.asarray(question_codes, dtype=np.int64)
+    task_codes, task_names = pd.factorize(single["task"].astype(str), sort=True)
+    model_codes, model_names = pd.factorize(single["model"].astype(str), sort=True)
+    group_key = task_codes.astype(np.int64) * len(model_names) + model_codes
+    order = np.argsort(group_key, kind="stable")
+    bounds = np.flatnonzero(np.diff(group_key[order])) + 1
+    for pos in np.split(order, bounds):
+        task = str(task_names[task_codes[pos[0]]])
+        model = str(model_names[model_codes[pos[0]]])
+        group_knobs = list(knobs.get(task, []))
+        arrays: dict[str, Any] = {k: (v[pos] if v is not None else None) for k, v in every.items()}
+        combo = np.zeros(len(pos), dtype=np.int64)
+        uniques: list[np.ndarray[Any, Any]] = []
+        for name in group_knobs:
+            codes, values = pd.factorize(single[f"meta.{name}"].to_numpy()[pos], sort=True)
+            uniques.append(np.asarray(values, dtype=object))
+            combo = combo * (len(values) + 1) + (codes + 1)
+        combos, inverse = np.unique(combo, return_inverse=True)
+        rng = rng_for(seed, task, model)
+        strata: list[Stratum] = []
+        arrays["stratum"] = inverse.astype(np.int64)
+        arrays["qidx"] = np.zeros(len(pos), dtype=np.int64)
+        for ci, c in enumerate(combos):
+            rows = np.flatnonzero(inverse == ci)
+            levels_of: list[Any] = []
+            rem = int(c)
+            for vals in reversed(uniques):
+                code = rem % (len(vals) + 1) - 1
+                rem //= len(vals) + 1
+                levels_of.append(clean_level(vals[code]) if code >= 0 else float("nan"))
+            levels_of.reverse()
+            qcodes, qidx = np.unique(arrays["question"][rows], return_inverse=True)
+            arrays["qidx"][rows] = qidx
+            strata.append(
+                Stratum(
+                    index=ci,
+                    key=tuple(levels_of),
+                    rows=rows,
+                    qidx=qidx.astype(np.int64),
+                    n_questions=len(qcodes),
+                    weights=cluster_weights(len(qcodes), n_boot, rng),
+                )
+            )
+        levels = [Level("", ALL, list(range(len(strata))))]
+        for ki, name in enumerate(group_knobs):
+            present = sorted(
+                {s.key[ki] for s in strata if not _is_nan(s.key[ki])}, key=_level_sort_key
+            )
+            for v in present:
+                members = [i for i, s in enumerate(strata) if s.key[ki] == v]
+                levels.append(Level(name, v, members))
+        kind = _majority_kind(arrays["kind"])
+        yield Group(
+            task=str(task),
+            model=str(model),
+            family=family_of_kind(kind),
+            kind=kind,
+            knobs=group_knobs,
+            arrays=arrays,
+            strata=strata,
+            n_boot=n_boot,
+            levels=levels,
+        )
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and value != value
+
+
+def _level_sort_key(value: Any) -> tuple[int, Any]:
+    # Numbers in numeric order, then everything else as text.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, float(value))
+    return (1, str(value))

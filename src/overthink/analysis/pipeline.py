@@ -1,0 +1,270 @@
+"""``analyze``: every analysis of a run in one call, returned as DataFrames.
+
+Order of work: split single-sample records into (task, model) groups and knob strata
+(each with its bootstrap weights, drawn once), then per group the curves, the natural
+length analysis, the cube and the pools; then, across all groups, the verdicts (one
+Benjamini–Hochberg family for the whole run) and the Pareto fronts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from overthink.analysis.cost import COST_AXES, DEFAULT_INTENSITY, ModelShape, price_for, shape_for
+from overthink.analysis.cube import CUBE_COLUMNS, SLOPE_COLUMNS, group_cube
+from overthink.analysis.curves import CURVE_COLUMNS, CurveFit, group_curves
+from overthink.analysis.frame import DERIVED_COLUMNS, load_run, prepare
+from overthink.analysis.groups import iter_groups, resolve_knobs
+from overthink.analysis.natural import BIN_COLUMNS, NATURAL_MODE, RANK_COLUMNS, group_natural
+from overthink.analysis.pareto import CHEAPEST_COLUMNS, PARETO_COLUMNS, cheapest, pareto
+from overthink.analysis.pools import POOL_COLUMNS, PoolCosts, group_pools
+from overthink.analysis.stats import rng_for
+from overthink.analysis.verdict import DEFAULT_ALPHA, VERDICT_COLUMNS, verdicts
+from overthink.errors import ConfigError
+
+__all__ = ["TABLES", "Analysis", "analyze", "scaling_verdicts"]
+
+TABLES = (
+    "curves", "verdicts", "natural_rank", "natural_bins", "cube", "cube_slopes", "pools",
+    "pareto", "cheapest",
+)  # fmt: skip
+"""Names of the DataFrame fields of :class:`Analysis`, in output order."""
+
+
+@dataclass
+class Analysis:
+    """Every table of an analysis (column lists: the ``*_COLUMNS`` constants)."""
+
+    curves: pd.DataFrame
+    verdicts: pd.DataFrame
+    natural_rank: pd.DataFrame
+    natural_bins: pd.DataFrame
+    cube: pd.DataFrame
+    cube_slopes: pd.DataFrame
+    pools: pd.DataFrame
+    pareto: pd.DataFrame
+    cheapest: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    """The arguments the analysis ran with (for reproducibility)."""
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Name → DataFrame, in :data:`TABLES` order."""
+        return {name: getattr(self, name) for name in TABLES}
+
+    def to_json(self) -> str:
+        """Machine-readable output: params, warnings and every table as a list of rows."""
+        payload: dict[str, Any] = {"params": self.params, "warnings": list(self.warnings)}
+        for name, df in self.tables().items():
+            payload[name] = json.loads(df.to_json(orient="records", double_precision=10))
+        return json.dumps(payload, indent=1, default=str)
+
+    def write_csv(self, directory: str | Path) -> list[Path]:
+        """Write ``<table>.csv`` per table (and ``warnings.txt``) into ``directory``."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, df in self.tables().items():
+            path = out / f"{name}.csv"
+            df.to_csv(path, index=False)
+            paths.append(path)
+        warn = out / "warnings.txt"
+        warn.write_text("".join(f"{w}\n" for w in self.warnings))
+        paths.append(warn)
+        return paths
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(columns=columns)
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    if not rows:
+        return _empty(columns)
+    return pd.DataFrame(rows)[columns]
+
+
+def _record_warnings(single: pd.DataFrame) -> list[str]:
+    out = []
+    for (task, model), sub in single.groupby(["task", "model"], sort=True):
+        n = len(sub)
+        checks = (
+            ("errored (excluded from every metric)", int(sub["failed"].sum())),
+            ("had no parseable answer", int(sub["parse_failure"].sum())),
+            (
+                "were cut off inside their reasoning",
+                int(sub["truncated_in_reasoning"].fillna(False).astype(bool).sum()),
+            ),
+            (
+                "exceeded their budget by more than 10 %",
+                int(sub["budget_violation"].fillna(False).astype(bool).sum()),
+            ),
+            ("had an empty answer", int(sub["empty_answer"].fillna(False).astype(bool).sum())),
+        )
+        for what, count in checks:
+            if count:
+                out.append(
+                    f"{task} / {model}: {count} of {n} records {what} ({100.0 * count / n:.1f} %)"
+                )
+    return out
+
+
+def _as_frame(df: pd.DataFrame | str | Path) -> pd.DataFrame:
+    frame = load_run(df) if isinstance(df, str | Path) else df
+    if not set(DERIVED_COLUMNS) <= set(frame.columns):
+        frame = prepare(frame)
+    return frame
+
+
+def _split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray[Any, Any]]:
+    """Single-sample records, strategy records, and question codes of the former."""
+    is_single = (frame["strategy"].astype(str) == "single").to_numpy()
+    single = frame[is_single].reset_index(drop=True)
+    strategy_records = frame[~is_single].reset_index(drop=True)
+    question_codes = pd.factorize(single["question"])[0].astype(np.int64)
+    return single, strategy_records, question_codes
+
+
+def scaling_verdicts(
+    df: pd.DataFrame | str | Path,
+    *,
+    by: str | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = DEFAULT_ALPHA,
+    adjust: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Only the scaling curves and their verdicts: the fast path of :func:`analyze`.
+
+    Same numbers as ``analyze`` gives for these two tables (same seeds, same resamples).
+    ``adjust=False`` decides verdicts on raw p-values instead of Benjamini–Hochberg ones.
+    """
+    frame = _as_frame(df)
+    knobs = resolve_knobs(frame, by) if len(frame) else {}
+    single, _, question_codes = _split(frame)
+    rows: list[dict[str, Any]] = []
+    fits: list[CurveFit] = []
+    for group in iter_groups(
+        single, knobs, n_boot=n_boot, seed=seed, question_codes=question_codes
+    ):
+        group_rows, group_fits = group_curves(group)
+        rows.extend(group_rows)
+        fits.extend(f for f in group_fits if f.key["budget_mode"] != NATURAL_MODE)
+        fits.extend(group_natural(group)[2])
+    table = verdicts(fits, alpha=alpha, adjust=adjust) if fits else _empty(VERDICT_COLUMNS)
+    return _frame(rows, CURVE_COLUMNS), table
+
+
+def analyze(
+    df: pd.DataFrame | str | Path,
+    *,
+    by: str | None = None,
+    cost: str = "tokens",
+    n_boot: int = 1000,
+    seed: int = 0,
+    prices: Mapping[str, float] | None = None,
+    target_metric: float | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    shapes: Mapping[str, ModelShape] | None = None,
+    intensity: float = DEFAULT_INTENSITY,
+    n_bins: int = 5,
+) -> Analysis:
+    """Run every analysis on records (a ``records_frame`` DataFrame or a run folder).
+
+    ``by`` — knob to break each task down by (``"distractors"`` → column
+    ``meta.distractors``); ``None`` auto-detects each task's knobs, ``"all"`` pools them.
+    Rows with ``level == "all"`` (knob ``""``) always pool every level.
+    ``cost`` — Pareto cost axis, one of ``tokens``, ``usd``, ``latency``, ``eflops``.
+    ``n_boot`` — bootstrap resamples for every interval; ``seed`` makes them reproducible.
+    ``prices`` — USD per million tokens per model (``"model:input"``/``"model:output"``
+    keys price the two separately), over the built-in table.
+    ``target_metric`` — ``cheapest`` picks the cheapest configuration reaching it; without
+    it, the cheapest one within the best configuration's 95 % interval.
+    ``alpha`` — significance level of the verdicts (after Benjamini–Hochberg).
+    ``shapes`` / ``intensity`` — model shapes and FLOPs-per-byte for the eFLOPs axis.
+
+    Raises :class:`ConfigError` for an unknown ``by`` knob or ``cost`` axis, or a missing
+    run folder.
+    """
+    if cost not in COST_AXES:
+        raise ConfigError(f"unknown cost axis {cost!r} (accepted: {', '.join(COST_AXES)})")
+    if n_boot < 1:
+        raise ConfigError(f"n_boot must be at least 1 (got {n_boot})")
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"alpha must be between 0 and 1 (got {alpha})")
+    frame = _as_frame(df)
+    params = {
+        "by": by, "cost": cost, "n_boot": n_boot, "seed": seed, "alpha": alpha,
+        "target_metric": target_metric, "intensity": intensity, "n_bins": n_bins,
+        "prices": dict(prices or {}), "n_records": len(frame),
+    }  # fmt: skip
+    knobs = resolve_knobs(frame, by) if len(frame) else {}
+    single, strategy_records, question_codes = _split(frame)
+    warnings = _record_warnings(single) if len(single) else []
+
+    curve_rows: list[dict[str, Any]] = []
+    rank_rows: list[dict[str, Any]] = []
+    bin_rows: list[dict[str, Any]] = []
+    cube_rows: list[dict[str, Any]] = []
+    slope_rows: list[dict[str, Any]] = []
+    pool_rows: list[dict[str, Any]] = []
+    fits: list[CurveFit] = []
+    for group in iter_groups(
+        single, knobs, n_boot=n_boot, seed=seed, question_codes=question_codes
+    ):
+        rows, group_fits = group_curves(group)
+        curve_rows.extend(rows)
+        ranks, bins, natural_fits = group_natural(group, n_bins=n_bins)
+        rank_rows.extend(ranks)
+        bin_rows.extend(bins)
+        # A natural run is one "budget": its verdict comes from the length ranks instead.
+        fits.extend(f for f in group_fits if f.key["budget_mode"] != NATURAL_MODE)
+        fits.extend(natural_fits)
+        c_rows, s_rows = group_cube(group, n_bins=n_bins)
+        cube_rows.extend(c_rows)
+        slope_rows.extend(s_rows)
+        price = price_for(group.model, prices)
+        shape = shape_for(group.model, shapes)
+        if cost == "usd" and price is None:
+            warnings.append(
+                f"{group.model}: no price known; pass prices={{'{group.model}': usd_per_mtok}}"
+            )
+        if cost == "eflops" and shape is None:
+            warnings.append(f"{group.model}: no model shape known for eFLOPs; pass shapes=")
+        pool_rows.extend(
+            group_pools(
+                group,
+                PoolCosts(price=price, shape=shape, intensity=intensity),
+                seed_rng=rng_for(seed, "pools", group.task, group.model),
+            )
+        )
+
+    pools = _frame(pool_rows, POOL_COLUMNS)
+    front = pareto(
+        pools, strategy_records, cost=cost, prices=prices, shapes=shapes, intensity=intensity,
+        n_boot=n_boot, seed=seed,
+    )  # fmt: skip
+    best = cheapest(front, target_metric) if len(front) else _empty(CHEAPEST_COLUMNS)
+    if target_metric is not None:
+        for task in sorted(set(front["task"]) - set(best["task"])):
+            warnings.append(f"{task}: no configuration reaches the target metric {target_metric:g}")
+    return Analysis(
+        curves=_frame(curve_rows, CURVE_COLUMNS),
+        verdicts=verdicts(fits, alpha=alpha) if fits else _empty(VERDICT_COLUMNS),
+        natural_rank=_frame(rank_rows, RANK_COLUMNS),
+        natural_bins=_frame(bin_rows, BIN_COLUMNS),
+        cube=_frame(cube_rows, CUBE_COLUMNS),
+        cube_slopes=_frame(slope_rows, SLOPE_COLUMNS),
+        pools=pools,
+        pareto=front if len(front) else _empty(PARETO_COLUMNS),
+        cheapest=best,
+        warnings=warnings,
+        params=params,
+    )

@@ -1,0 +1,501 @@
+"""Pool estimators: what would k samples (plus a vote or a verifier) have scored?
+
+From the N samples stored per (question, budget), for every k ≤ N:
+
+``pass@k``
+    the probability that at least one of k samples is right — the unbiased estimator
+    ``1 − C(N−c, k)/C(N, k)`` (Chen et al. 2021). It is the k = 1..N expectation of the
+    *best* value in a random k-subset, which is how we compute it (the same closed form,
+    and for regression it becomes the expected smallest error). An oracle: not deployable.
+``maj@k``
+    majority vote over *normalised answers* (``2``, ``2.0`` and ``<answer>2</answer>`` are
+    one vote), averaged over every k-subset. A tie between the top answers is broken at
+    random, so it counts as the share of tied answers that are right — reported, with the
+    tie rate, not hidden. Unparseable answers do not vote; a subset with no votes is wrong.
+``best_of_k``
+    the answer of the sample with the highest verifier score among k (ties at random).
+    Closed form: the i-th best of N is chosen with probability C(N−1−i, k−1)/C(N, k).
+``weighted@k``
+    verifier-weighted vote: each answer's weight is the sum of its samples' verifier
+    scores; highest weight wins (ties split as for ``maj@k``).
+
+Exact whenever possible: closed forms for pass@k and best_of_k; the votes enumerate every
+k-subset when there are at most :data:`MAX_ENUMERATION` of them and otherwise average
+:data:`MC_SUBSETS` random k-subsets (``exact`` says which). Majority votes depend only on
+a question's answer-count profile, so identical profiles are computed once.
+
+Per-question estimates are averaged over questions with a question bootstrap CI. Each row
+also carries the mean cost of the k samples on every cost axis (see ``cost.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from overthink.analysis.cost import ModelShape, kinetics_parts
+from overthink.analysis.curves import metric_names
+from overthink.analysis.groups import Group
+from overthink.analysis.stats import FloatArray, IntArray, percentile_ci, ratio
+from overthink.tasks.extract import normalise, parse_number
+
+__all__ = [
+    "ESTIMATORS",
+    "MAX_ENUMERATION",
+    "MC_SUBSETS",
+    "POOL_COLUMNS",
+    "PoolCosts",
+    "canonical_answers",
+    "expected_best",
+    "group_pools",
+    "order_weights",
+    "vote_expectation",
+]
+
+ESTIMATORS = ("pass@k", "maj@k", "best_of_k", "weighted@k")
+MAX_ENUMERATION = 5000
+"""Enumerate every k-subset when there are at most this many."""
+MC_SUBSETS = 2000
+"""Random k-subsets averaged when enumeration is too large."""
+
+POOL_COLUMNS = [
+    "task", "model", "budget_mode", "budget_tokens", "knob", "level", "estimator", "k",
+    "metric", "ci_low", "ci_high", "mean_cost", "cost_usd", "cost_latency", "cost_eflops",
+    "n", "tie_rate", "exact", "metric_name", "higher_is_better",
+]  # fmt: skip
+
+# Column layout of the per-(question, cell, k) stats that are resampled.
+_IND, _PASS, _MAJ, _IND_V, _BEST, _WEIGHTED = range(6)
+_NCOL = 6
+
+
+@dataclass(frozen=True)
+class PoolCosts:
+    """How to price one group's samples (None: that axis is unavailable)."""
+
+    price: tuple[float, float] | None
+    shape: ModelShape | None
+    intensity: float
+
+
+@cache
+def order_weights(n: int, k_max: int) -> FloatArray:
+    """``(n, k_max)``: P(the i-th best of n is the best of a random k-subset).
+
+    ``C(n−1−i, k−1) / C(n, k)``; NaN columns for k > n. Exact integer binomials, then one
+    division, so large n stays accurate.
+    """
+    out = np.full((n, k_max), np.nan)
+    for k in range(1, min(n, k_max) + 1):
+        total = math.comb(n, k)
+        out[:, k - 1] = [math.comb(n - 1 - i, k - 1) / total for i in range(n)]
+    return out
+
+
+def expected_best(values_desc: FloatArray, k_max: int) -> FloatArray:
+    """``(G, k_max)`` expected best value of a random k-subset of each row (NaN for k > n).
+
+    Rows must be sorted best-first (descending for "higher is better").
+    """
+    weights = order_weights(values_desc.shape[1], k_max)
+    out = values_desc @ np.nan_to_num(weights)
+    out[:, np.isnan(weights[0])] = np.nan
+    return np.asarray(out, dtype=float)
+
+
+@cache
+def _subsets(n: int, k: int) -> tuple[FloatArray, bool] | None:
+    if math.comb(n, k) > MAX_ENUMERATION:
+        return None
+    combos = np.array(list(itertools.combinations(range(n), k)), dtype=np.int64)
+    mat = np.zeros((len(combos), n))
+    np.put_along_axis(mat, combos, 1.0, axis=1)
+    return mat, True
+
+
+def subsets(n: int, k: int, rng: np.random.Generator) -> tuple[FloatArray, bool]:
+    """Every k-subset of ``range(n)`` as 0/1 rows, or :data:`MC_SUBSETS` random ones."""
+    found = _subsets(n, k)
+    if found is not None:
+        return found
+    picks = np.argsort(rng.random((MC_SUBSETS, n)), axis=1)[:, :k]
+    mat = np.zeros((MC_SUBSETS, n))
+    np.put_along_axis(mat, picks, 1.0, axis=1)
+    return mat, False
+
+
+def vote_expectation(
+    ids: IntArray,
+    weights: FloatArray,
+    class_values: FloatArray,
+    k_max: int,
+    *,
+    abstain_value: float,
+    rng: np.random.Generator,
+) -> tuple[FloatArray, FloatArray, list[bool]]:
+    """Expected value of a (weighted) vote over random k-subsets, for k = 1..k_max.
+
+    ``ids`` ``(P, n)``: each sample's answer class (−1 = no answer, does not vote);
+    ``weights`` ``(P, n)``: its vote weight; ``class_values`` ``(P, m)``: the value of
+    each class's answer. Returns the expected value and tie rate, both ``(P, k_max)``
+    (NaN for k > n), and whether each k was exact.
+    """
+    p_rows, n = ids.shape
+    exp = np.full((p_rows, k_max), np.nan)
+    tie = np.full((p_rows, k_max), np.nan)
+    exact = [True] * k_max
+    # Rows are processed in blocks of equal class count: padding every question to the
+    # largest class count would multiply the work by (max classes / actual classes).
+    n_classes = (ids.max(axis=1) + 1) if n else np.zeros(p_rows, dtype=np.int64)
+    for m in np.unique(n_classes):
+        sel = n_classes == m
+        e, t, ex = _vote_block(
+            ids[sel], weights[sel], class_values[sel, : int(m)], k_max, abstain_value, rng
+        )
+        exp[sel], tie[sel] = e, t
+        exact = [a and b for a, b in zip(exact, ex, strict=True)]
+    return exp, tie, exact
+
+
+def _vote_block(
+    ids: IntArray,
+    weights: FloatArray,
+    class_values: FloatArray,
+    k_max: int,
+    abstain_value: float,
+    rng: np.random.Generator,
+) -> tuple[FloatArray, FloatArray, list[bool]]:
+    p_rows, n = ids.shape
+    m = class_values.shape[1]
+    exp = np.full((p_rows, k_max), np.nan)
+    tie = np.full((p_rows, k_max), np.nan)
+    exact: list[bool] = []
+    if m == 0:
+        # Nobody answered: every subset abstains.
+        exp[:, : min(n, k_max)] = abstain_value
+        tie[:, : min(n, k_max)] = 0.0
+        return exp, tie, [True] * k_max
+    # Class-major (m·P, n) weights: one matrix product tallies every class of every
+    # question in every subset, and the per-class slices of the result are contiguous,
+    # so max/compare/sum over classes are cheap elementwise passes.
+    onehot = (ids[None, :, :] == np.arange(m)[:, None, None]) * weights[None, :, :]
+    onehot = onehot.astype(np.float32)
+    cls_vals = class_values.T.astype(np.float64)  # (m, P)
+    for k in range(1, k_max + 1):
+        if k > n:
+            exact.append(True)
+            continue
+        mat, is_exact = subsets(n, k, rng)
+        exact.append(is_exact)
+        mat_t = mat.T.astype(np.float32)
+        n_sub = mat.shape[0]
+        chunk = max(1, 4_000_000 // max(1, n_sub * m))
+        for start in range(0, p_rows, chunk):
+            stop = min(p_rows, start + chunk)
+            rows = stop - start
+            tallies = (onehot[:, start:stop].reshape(m * rows, n) @ mat_t).reshape(m, rows, n_sub)
+            top = tallies.max(axis=0)
+            # Float weights: sums within a relative 1e-6 count as tied (float32 tallies).
+            cut = top - 1e-6 * np.maximum(1.0, top)
+            n_win = np.zeros((rows, n_sub), dtype=np.int32)
+            won = np.zeros((rows, n_sub))
+            for c in range(m):
+                win = tallies[c] >= cut
+                n_win += win
+                won += win * cls_vals[c, start:stop, None]
+            voted = top > 0
+            value = np.where(voted, won / np.maximum(n_win, 1), abstain_value)
+            exp[start:stop, k - 1] = value.mean(axis=1)
+            tie[start:stop, k - 1] = (voted & (n_win > 1)).mean(axis=1)
+    return exp, tie, exact
+
+
+def canonical_answers(answers: Any, numeric: bool) -> IntArray:
+    """Integer codes of normalised answers (−1 = no answer); equal codes = same vote.
+
+    Normalises each *distinct* answer string once, so a million records cost a few
+    thousand calls. Numeric answers compare as numbers (``2`` = ``2.0``).
+    """
+    codes, uniques = pd.factorize(pd.Series(answers, dtype=object))
+    if len(uniques) == 0:
+        return np.full(len(codes), -1, dtype=np.int64)
+    canon = []
+    for u in uniques:
+        num = parse_number(str(u)) if numeric else None
+        canon.append(repr(float(num)) if num is not None else normalise(str(u)))
+    _, remap = np.unique(np.asarray(canon, dtype=str), return_inverse=True)
+    return np.asarray(np.where(codes >= 0, remap.ravel()[np.maximum(codes, 0)], -1), dtype=np.int64)
+
+
+def _pad(
+    values: FloatArray, grp: IntArray, pos: IntArray, sel: Any, n: int, fill: float
+) -> FloatArray:
+    """Rows of a (selected groups × n) matrix from records sorted by group."""
+    local = np.full(len(sel), -1, dtype=np.int64)
+    local_ids = np.flatnonzero(sel)
+    local[local_ids] = np.arange(len(local_ids))
+    rec = sel[grp]
+    out = np.full((len(local_ids), n), fill)
+    out[local[grp[rec]], pos[rec]] = values[rec]
+    return out
+
+
+def _tie_block_means(keys_desc: FloatArray, values: FloatArray) -> FloatArray:
+    # Within runs of equal keys the pick is random, so each member is worth the run mean.
+    rows, n = keys_desc.shape
+    new_block = np.ones((rows, n), dtype=bool)
+    new_block[:, 1:] = keys_desc[:, 1:] != keys_desc[:, :-1]
+    block = np.cumsum(new_block, axis=1) - 1 + (np.arange(rows) * n)[:, None]
+    sums = np.bincount(block.ravel(), weights=values.ravel(), minlength=rows * n)
+    counts = np.bincount(block.ravel(), minlength=rows * n)
+    return np.asarray((sums / np.maximum(counts, 1))[block], dtype=float)
+
+
+def group_pools(
+    group: Group, costs: PoolCosts, *, seed_rng: np.random.Generator
+) -> list[dict[str, Any]]:
+    """Pool rows (see ``POOL_COLUMNS``) for every budget cell and level of a group."""
+    a = group.arrays
+    pos = np.flatnonzero(a["valid"])
+    if pos.size == 0:
+        return []
+    hib = group.higher_is_better
+    sign = 1.0 if hib else -1.0
+    # Hash-based codes (pd.factorize) throughout: np.unique would sort every record.
+    mode_c, mode_u = pd.factorize(a["budget_mode"][pos], sort=True)
+    bud_c, bud_u = pd.factorize(a["budget_tokens"][pos], sort=True)
+    cell_c, cell_u = pd.factorize(mode_c.astype(np.int64) * len(bud_u) + bud_c, sort=True)
+    cells = [(str(mode_u[c // len(bud_u)]), int(bud_u[c % len(bud_u)])) for c in cell_u]
+    n_cells = len(cells)
+    pg, pg_u = pd.factorize(a["question"][pos].astype(np.int64) * n_cells + cell_c)
+    order = np.lexsort((a["sample_index"][pos], pg))
+    rec = pos[order]
+    grp = pg[order]
+    n_groups = len(pg_u)
+    sizes = np.bincount(grp, minlength=n_groups)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    within = np.arange(len(rec)) - starts[grp]
+    first = rec[starts]
+    g_cell = cell_c[order][starts]
+    k_max = int(sizes.max())
+    ks = np.arange(1, k_max + 1)
+    has_k = ks[None, :] <= sizes[:, None]
+
+    value = a["value"][rec]
+    est = np.full((n_groups, k_max, _NCOL), np.nan)
+    est[..., _IND] = has_k
+    tie_maj = np.full((n_groups, k_max), np.nan)
+    tie_w = np.full((n_groups, k_max), np.nan)
+    ver = a["verifier_score"][rec]
+    has_ver = np.bincount(grp, weights=np.isfinite(ver), minlength=n_groups) == sizes
+    est[..., _IND_V] = has_k & has_ver[:, None]
+    lout = np.nan_to_num(a["reasoning_tokens"][rec]) + np.nan_to_num(a["answer_tokens"][rec])
+    cost = {
+        name: np.full((n_groups, k_max), np.nan) for name in ("tokens", "usd", "latency", "eflops")
+    }
+    mean_of = _group_mean(grp, sizes)
+    numeric = group.kind in ("numeric", "regression")
+    answer = canonical_answers(a["answer"][rec], numeric)
+    exact_maj = np.ones(k_max, dtype=bool)
+    exact_w = np.ones(k_max, dtype=bool)
+
+    # Answer classes per group, ordered by count then value (a canonical profile).
+    classes = _answer_classes(grp, answer, value, n_groups)
+    cls_of_rec, cls_counts, cls_values, abstain = classes
+    n_cls = cls_counts.shape[1]
+    profiles = np.column_stack([sizes, abstain, cls_counts, cls_values])
+    prof_of, first_of_prof = row_codes(profiles)
+    uniq = profiles[first_of_prof]
+    maj_by_prof = np.full((len(uniq), k_max), np.nan)
+    tie_by_prof = np.full((len(uniq), k_max), np.nan)
+    for n in np.unique(sizes):
+        sel = uniq[:, 0] == n
+        counts = uniq[sel, 2 : 2 + n_cls]
+        vals = uniq[sel, 2 + n_cls :]
+        cum = np.cumsum(counts, axis=1)
+        slot = np.arange(n)
+        ids = (slot[None, None, :] >= cum[:, :, None]).sum(axis=1)
+        ids = (
+            np.where(slot[None, :] < cum[:, -1:], ids, -1)
+            if n_cls
+            else np.full((int(sel.sum()), n), -1)
+        )
+        e, t, ex = vote_expectation(
+            ids.astype(np.int64), np.ones(ids.shape), vals, k_max, abstain_value=0.0, rng=seed_rng
+        )
+        maj_by_prof[sel], tie_by_prof[sel] = e, t
+        exact_maj &= np.asarray(ex)
+    est[..., _MAJ] = maj_by_prof[prof_of]
+    tie_maj[:] = tie_by_prof[prof_of]
+
+    for n in np.unique(sizes):
+        sel = sizes == n
+        oriented = _pad(sign * value, grp, within, sel, int(n), np.nan)
+        best_first = -np.sort(-oriented, axis=1)
+        est[sel, :, _PASS] = sign * expected_best(best_first, k_max)
+        lat = _pad(np.nan_to_num(a["latency_s"][rec]), grp, within, sel, int(n), 0.0)
+        cost["latency"][sel] = expected_best(-np.sort(-lat, axis=1), k_max)
+        lo = _pad(lout, grp, within, sel, int(n), 0.0)
+        max_lout = expected_best(-np.sort(-lo, axis=1), k_max)
+        if costs.shape is not None:
+            own, shared = kinetics_parts(
+                costs.shape, a["prompt_tokens"][rec], lout, costs.intensity
+            )
+            own_g, shared_g = mean_of(own)[sel], mean_of(shared)[sel]
+            cost["eflops"][sel] = ks[None, :] * own_g[:, None] + shared_g[:, None] * max_lout
+        vsel = sel & has_ver
+        if vsel.any():
+            vmat = _pad(ver, grp, within, vsel, int(n), np.nan)
+            omat = _pad(sign * value, grp, within, vsel, int(n), np.nan)
+            idx = np.argsort(-vmat, axis=1, kind="stable")
+            vs = np.take_along_axis(vmat, idx, axis=1)
+            os_ = _tie_block_means(vs, np.take_along_axis(omat, idx, axis=1))
+            est[vsel, :, _BEST] = sign * expected_best(os_, k_max)
+            ids = _pad(cls_of_rec.astype(float), grp, within, vsel, int(n), -1.0).astype(np.int64)
+            e, t, ex = vote_expectation(
+                ids, vmat, cls_values[vsel], k_max, abstain_value=0.0, rng=seed_rng
+            )
+            est[vsel, :, _WEIGHTED], tie_w[vsel] = e, t
+            exact_w &= np.asarray(ex)
+    total = np.nan_to_num(a["prompt_tokens"][rec]) + lout
+    cost["tokens"] = ks[None, :] * mean_of(total)[:, None]
+    if costs.price is not None:
+        usd = (
+            np.nan_to_num(a["prompt_tokens"][rec]) * costs.price[0] + lout * costs.price[1]
+        ) / 1e6
+        cost["usd"] = ks[None, :] * mean_of(usd)[:, None]
+    for c in cost.values():
+        c[~has_k] = np.nan
+
+    stratum_of = a["stratum"][first]
+    qidx_of = a["qidx"][first]
+    filled = np.nan_to_num(est)
+
+    def build(s: Any) -> FloatArray:
+        sel = stratum_of == s.index
+        out = np.zeros((s.n_questions, n_cells, k_max, _NCOL))
+        out[qidx_of[sel], g_cell[sel]] = filled[sel]
+        return out
+
+    per_stratum = group.collect(build, single=group.family != "regression")
+    metric_name = metric_names(group.family)[0]
+    rows: list[dict[str, Any]] = []
+    for level in group.levels:
+        point, boot = Group.combine(per_stratum, level.strata)
+        point = point.reshape(n_cells, k_max, _NCOL)
+        boot = boot.reshape(-1, n_cells, k_max, _NCOL)
+        in_level = np.isin(stratum_of, level.strata)
+        level_cost = {name: _cell_means(c, in_level, g_cell, n_cells) for name, c in cost.items()}
+        ties = {"maj@k": _cell_means(tie_maj, in_level, g_cell, n_cells),
+                "weighted@k": _cell_means(tie_w, in_level, g_cell, n_cells)}  # fmt: skip
+        for name, col, ind, exact in (
+            ("pass@k", _PASS, _IND, np.ones(k_max, dtype=bool)),
+            ("maj@k", _MAJ, _IND, exact_maj),
+            ("best_of_k", _BEST, _IND_V, np.ones(k_max, dtype=bool)),
+            ("weighted@k", _WEIGHTED, _IND_V, exact_w),
+        ):
+            metric = ratio(point[..., col], point[..., ind])
+            low, high = percentile_ci(ratio(boot[..., col], boot[..., ind]))
+            for cell, (mode, budget) in enumerate(cells):
+                for k in range(k_max):
+                    n_q = int(point[cell, k, ind])
+                    if n_q == 0:
+                        continue
+                    tie = ties.get(name)
+                    rows.append(
+                        {
+                            "task": group.task, "model": group.model, "budget_mode": mode,
+                            "budget_tokens": budget, "knob": level.knob, "level": level.level,
+                            "estimator": name, "k": k + 1, "metric": float(metric[cell, k]),
+                            "ci_low": float(low[cell, k]), "ci_high": float(high[cell, k]),
+                            "mean_cost": float(level_cost["tokens"][cell, k]),
+                            "cost_usd": float(level_cost["usd"][cell, k]),
+                            "cost_latency": float(level_cost["latency"][cell, k]),
+                            "cost_eflops": float(level_cost["eflops"][cell, k]),
+                            "n": n_q,
+                            "tie_rate": float(tie[cell, k]) if tie is not None else float("nan"),
+                            "exact": bool(exact[k]), "metric_name": metric_name,
+                            "higher_is_better": hib,
+                        }
+                    )  # fmt: skip
+    return rows
+
+
+def _group_mean(grp: IntArray, sizes: IntArray) -> Any:
+    def mean(values: FloatArray) -> FloatArray:
+        return np.asarray(
+            np.bincount(grp, weights=values, minlength=len(sizes)) / np.maximum(sizes, 1),
+            dtype=float,
+        )
+
+    return mean
+
+
+def _cell_means(per_group: FloatArray, in_level: Any, g_cell: IntArray, n_cells: int) -> FloatArray:
+    """Mean over a level's questions of a (groups × k) array, per cell (NaN ignored)."""
+    vals = per_group[in_level]
+    cells = g_cell[in_level]
+    ok = np.isfinite(vals)
+    onehot = np.zeros((n_cells, len(cells)))
+    onehot[cells, np.arange(len(cells))] = 1.0
+    sums = onehot @ np.where(ok, vals, 0.0)
+    counts = onehot @ ok.astype(float)
+    return ratio(sums, counts)
+
+
+def row_codes(mat: FloatArray) -> tuple[IntArray, IntArray]:
+    """Ids of identical rows and the first row of each id, by hashing column by column.
+
+    ``np.unique(axis=0)`` sorts rows as byte strings; combining per-column hash codes in
+    mixed radix (re-compressed before it could overflow) is linear and much faster.
+    """
+    codes = np.zeros(mat.shape[0], dtype=np.int64)
+    n_ids = 1
+    for col in mat.T:
+        c, u = pd.factorize(col)
+        if n_ids * max(len(u), 1) >= 2**62:
+            codes, uniq = pd.factorize(codes)
+            n_ids = len(uniq)
+        codes = codes * max(len(u), 1) + c
+        n_ids *= max(len(u), 1)
+    ids, _ = pd.factorize(codes)
+    first = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
+    first[ids[::-1]] = np.arange(len(ids))[::-1]
+    return ids.astype(np.int64), first
+
+
+def _answer_classes(
+    grp: IntArray, answer: IntArray, value: FloatArray, n_groups: int
+) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
+    """Per record its class position in its group (−1: no answer); per group the class
+    counts and values (padded, ordered by count then value, descending) and the number
+    of unanswered samples."""
+    answered = answer >= 0
+    n_codes = int(answer.max()) + 1 if answered.any() else 1
+    key = grp[answered].astype(np.int64) * n_codes + answer[answered]
+    cls_inv, cls_key = pd.factorize(key)
+    cls_n = np.bincount(cls_inv, minlength=len(cls_key))
+    cls_g = cls_key // n_codes
+    cls_v = np.bincount(cls_inv, weights=value[answered], minlength=len(cls_key)) / cls_n
+    order = np.lexsort((-cls_v, -cls_n, cls_g))
+    g_sorted = cls_g[order]
+    per_group = np.bincount(cls_g, minlength=n_groups)
+    starts = np.r_[0, np.cumsum(per_group)[:-1]]
+    slot_sorted = np.arange(len(order)) - starts[g_sorted]
+    slot = np.empty(len(order), dtype=np.int64)
+    slot[order] = slot_sorted
+    m = int(per_group.max()) if len(per_group) else 0
+    counts = np.zeros((n_groups, m))
+    values = np.zeros((n_groups, m))
+    counts[cls_g, slot] = cls_n
+    values[cls_g, slot] = cls_v
+    cls_of_rec = np.full(len(answer), -1, dtype=np.int64)
+    cls_of_rec[answered] = slot[cls_inv]
+    abstain = np.bincount(grp, weights=(~answered).astype(float), minlength=n_groups)
+    return cls_of_rec, counts, values, np.asarray(abstain, dtype=float)

@@ -1,0 +1,158 @@
+"""Inverse-scaling verdicts: does the metric get worse as the model thinks longer?
+
+Per curve we report
+
+* ``slope`` — least-squares slope of the metric against log2(1 + mean reasoning tokens)
+  across the curve's points, i.e. the change per *doubling* of thinking, with a 95 %
+  question-clustered bootstrap interval (the x positions are resampled too);
+* ``rho``/``p_value`` — Spearman's ρ between a record's reasoning length (its point's mean
+  tokens) and its score, tested with a cluster-robust rank regression
+  (:func:`~overthink.analysis.stats.cluster_rank_test`): the *trend* test;
+* ``p_peak`` — one-sided cluster-robust test that the curve bends down (negative
+  curvature of the metric — oriented so that "down" is "worse" — on log2 tokens): the
+  *peak* test, for curves that rise then fall, where ρ can be near zero;
+* ``p_verdict`` — the verdict's gate, ``min(1, 2·min(p_value, p_peak))`` (Bonferroni over
+  the two shape tests, so a flat curve is called non-flat with probability ≤ α), and
+  ``p_adjusted`` — ``p_verdict`` Benjamini–Hochberg adjusted across every curve of the run;
+* ``turning_point`` — the budget (or natural length rank) where the metric is best, and
+  ``tp_low``/``tp_high`` — the 2.5 %/97.5 % quantiles of that argmax over resamples.
+
+The verdict:
+
+``insufficient``
+    fewer than two points with data, or fewer than two questions.
+``flat``
+    ``p_adjusted ≥ alpha``: no evidence that thinking longer changes the metric *at this
+    sample size* — not proof of no effect; the slope interval says what is still possible.
+``peaked``
+    significant, and the turning-point interval excludes both the shortest and the
+    longest point: with 95 % confidence the best length is interior (rises then falls).
+``inverse`` / ``positive``
+    significant otherwise, and ρ says the metric gets worse / better with more thinking
+    (the sign is flipped for error metrics, where lower is better).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from overthink.analysis.curves import CurveFit
+from overthink.analysis.stats import (
+    bh_adjust,
+    cluster_quadratic_test,
+    cluster_rank_test,
+    ols_slope,
+    percentile_ci,
+)
+
+__all__ = ["DEFAULT_ALPHA", "VERDICTS", "VERDICT_COLUMNS", "verdicts"]
+
+DEFAULT_ALPHA = 0.05
+
+VERDICTS = ("inverse", "positive", "flat", "peaked", "insufficient")
+
+VERDICT_COLUMNS = [
+    "task", "model", "budget_mode", "knob", "level", "metric_name", "verdict",
+    "slope", "slope_low", "slope_high", "rho", "p_value", "p_adjusted",
+    "turning_point", "tp_low", "tp_high", "best_metric", "worst_metric",
+    "basis", "higher_is_better", "n_points", "n_questions", "turning_tokens",
+    "p_peak", "p_verdict",
+]  # fmt: skip
+
+
+def _measure(fit: CurveFit) -> dict[str, Any]:
+    row: dict[str, Any] = {**fit.key, "basis": fit.basis}
+    n_points = len(fit.points)
+    hib = bool(fit.key["higher_is_better"])
+    sign = 1.0 if hib else -1.0
+    row["n_points"] = n_points
+    row["n_questions"] = len(pd.unique(fit.rec_cluster))
+    nan = float("nan")
+    row.update(
+        slope=nan, slope_low=nan, slope_high=nan, rho=nan, p_value=nan, p_peak=nan,
+        p_verdict=nan,
+        turning_point=nan, tp_low=nan, tp_high=nan, turning_tokens=nan,
+        best_metric=nan, worst_metric=nan, _peaked=False,
+    )  # fmt: skip
+    if n_points == 0:
+        return row
+    oriented = sign * fit.y
+    best = int(np.nanargmax(oriented)) if np.isfinite(oriented).any() else 0
+    row["best_metric"] = float(fit.y[best])
+    row["worst_metric"] = (
+        float(fit.y[int(np.nanargmin(oriented))]) if np.isfinite(oriented).any() else nan
+    )
+    row["turning_point"] = float(fit.points[best])
+    row["turning_tokens"] = float(fit.x[best])
+    if n_points < 2:
+        return row
+    lx = np.log2(1.0 + fit.x)
+    row["slope"] = float(ols_slope(lx, fit.y))
+    boot_slope = ols_slope(np.log2(1.0 + fit.boot_x), fit.boot_y)
+    low, high = percentile_ci(boot_slope[:, None])
+    row["slope_low"], row["slope_high"] = float(low[0]), float(high[0])
+    ok = fit.rec_point >= 0
+    rho, p = cluster_rank_test(fit.x[fit.rec_point[ok]], fit.rec_value[ok], fit.rec_cluster[ok])
+    row["rho"], row["p_value"] = rho, p
+    tests = [p]
+    if n_points >= 3:
+        lx_rec = np.log2(1.0 + fit.x[fit.rec_point[ok]])
+        y_rec = fit.rec_value[ok] ** 2 if fit.key["metric_name"] == "rmse" else fit.rec_value[ok]
+        _, t = cluster_quadratic_test(lx_rec, y_rec, fit.rec_cluster[ok])
+        g = len(pd.unique(fit.rec_cluster[ok]))
+        if np.isfinite(t) and g >= 2:
+            # One-sided: only bending towards *worse* (an inverted U in "better") counts.
+            row["p_peak"] = float(sps.t.cdf(sign * t, df=g - 1))
+            tests.append(row["p_peak"])
+    finite = [q for q in tests if np.isfinite(q)]
+    if finite:
+        row["p_verdict"] = min(1.0, len(tests) * min(finite))
+    # Where is the best point in each resample? Resamples with an empty point are skipped.
+    ob = sign * fit.boot_y
+    usable = np.isfinite(ob).all(axis=1)
+    if usable.any():
+        arg = np.argmax(ob[usable], axis=1)
+        lo_i = int(np.quantile(arg, 0.025, method="lower"))
+        hi_i = int(np.quantile(arg, 0.975, method="higher"))
+        row["tp_low"] = float(fit.points[lo_i])
+        row["tp_high"] = float(fit.points[hi_i])
+        row["_peaked"] = n_points >= 3 and lo_i > 0 and hi_i < n_points - 1
+    return row
+
+
+def _classify(row: dict[str, Any], alpha: float) -> str:
+    if row["n_points"] < 2 or row["n_questions"] < 2:
+        return "insufficient"
+    p_adj, rho = row["p_adjusted"], row["rho"]
+    if not (np.isfinite(p_adj) and p_adj < alpha):
+        return "flat"
+    if row["_peaked"]:
+        return "peaked"
+    if np.isfinite(rho) and rho != 0:
+        better_when_longer = (rho > 0) == bool(row["higher_is_better"])
+        return "positive" if better_when_longer else "inverse"
+    return "flat"
+
+
+def verdicts(
+    fits: list[CurveFit], *, alpha: float = DEFAULT_ALPHA, adjust: bool = True
+) -> pd.DataFrame:
+    """One verdict row per curve (see ``VERDICT_COLUMNS``).
+
+    ``adjust=False`` decides on the unadjusted gate (``p_adjusted`` then equals
+    ``p_verdict``); the default applies Benjamini–Hochberg across all ``fits``.
+    """
+    rows = [_measure(f) for f in fits]
+    if not rows:
+        return pd.DataFrame(columns=VERDICT_COLUMNS)
+    p = np.array([r["p_verdict"] for r in rows], dtype=float)
+    p_adj = bh_adjust(p) if adjust else p
+    for r, pa in zip(rows, p_adj, strict=True):
+        r["p_adjusted"] = float(pa)
+        r["verdict"] = _classify(r, alpha)
+        del r["_peaked"]
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)

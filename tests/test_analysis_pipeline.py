@@ -1,0 +1,145 @@
+"""analyze(): the contract the CLI and the HTML report build on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from overthink.analysis import TABLES, analyze, records_frame
+from overthink.analysis.synthetic import synthetic_frame
+from overthink.core import Record
+from overthink.errors import ConfigError
+from overthink.experiment.store import Store
+
+CONTRACT = {
+    "curves": "task model budget_mode knob level budget_tokens x_tokens metric_name "
+    "higher_is_better metric ci_low ci_high n n_questions parse_failures truncated errors",
+    "verdicts": "task model budget_mode knob level metric_name verdict slope slope_low "
+    "slope_high rho p_value p_adjusted turning_point tp_low tp_high best_metric worst_metric",
+    "natural_rank": "task model knob level rank mean_tokens metric ci_low ci_high n",
+    "natural_bins": "task model knob level bin bin_low bin_high mean_tokens metric ci_low "
+    "ci_high n",
+    "cube": "task model knob level length_bin bin_low bin_high metric ci_low ci_high n",
+    "cube_slopes": "task model knob level slope slope_low slope_high interaction_slope "
+    "interaction_p",
+    "pools": "task model budget_mode budget_tokens level estimator k metric ci_low ci_high "
+    "mean_cost",
+    "pareto": "label task model budget_mode budget_tokens n strategy cost_axis cost metric "
+    "on_front dominated",
+}
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    df = synthetic_frame(
+        levels=(0, 2), n_questions=25, n_samples=3, natural=True, slope=-0.04, verifier=True,
+        parse_failure_rate=0.05, seed=51,
+    )  # fmt: skip
+    # A few trials failed outright: they must be counted, not scored.
+    failed = df.index[:7]
+    df.loc[failed, "error"] = "timeout"
+    return records_frame(df.drop(columns=["question", "failed", "parse_failure", "value",
+                                          "valid", "total_tokens"]).to_dict("records"))  # fmt: skip
+
+
+def test_every_table_has_the_contract_columns(frame: pd.DataFrame) -> None:
+    result = analyze(frame, n_boot=100)
+    for name, cols in CONTRACT.items():
+        table = getattr(result, name)
+        assert not table.empty, name
+        missing = set(cols.split()) - set(table.columns)
+        assert not missing, (name, missing)
+    assert {"threshold", "criterion"} <= set(result.cheapest.columns)
+    assert set(result.verdicts["verdict"]) <= {
+        "inverse",
+        "positive",
+        "flat",
+        "peaked",
+        "insufficient",
+    }
+    assert set(result.curves["level"]) == {"all", 0, 2}
+    assert set(result.curves.loc[result.curves["level"] == "all", "knob"]) == {""}
+
+
+def test_failures_are_counted_and_excluded(frame: pd.DataFrame) -> None:
+    result = analyze(frame, n_boot=50)
+    overall = result.curves[result.curves["level"] == "all"]
+    assert overall["errors"].sum() == 7
+    assert overall["parse_failures"].sum() == int(frame["parse_failure"].sum())
+    assert (overall["n"] + overall["errors"]).sum() == len(frame)
+    assert any("7 of" in w and "errored" in w for w in result.warnings)
+    assert any("no parseable answer" in w for w in result.warnings)
+
+
+def test_auto_detected_and_explicit_knobs(frame: pd.DataFrame) -> None:
+    auto = analyze(frame, n_boot=50)
+    assert set(auto.curves["knob"]) == {"", "distractors"}  # meta.question is not a knob
+    pooled = analyze(frame, by="all", n_boot=50)
+    assert set(pooled.curves["knob"]) == {""}
+    with pytest.raises(ConfigError, match="distractors"):
+        analyze(frame, by="grid", n_boot=50)
+    with pytest.raises(ConfigError, match="tokens, usd, latency, eflops"):
+        analyze(frame, cost="watts", n_boot=50)
+
+
+def test_registered_task_knobs_come_from_the_registry() -> None:
+    df = synthetic_frame(tasks=("misleading_math",), levels=(0, 3), n_questions=10, seed=52)
+    df["meta.category"] = np.where(df["sample_index"] % 2 == 0, 1, 2)  # varies, not a knob
+    result = analyze(df, n_boot=20)
+    assert set(result.curves["knob"]) == {"", "distractors"}
+
+
+def test_json_and_csv_outputs(frame: pd.DataFrame, tmp_path: Path) -> None:
+    result = analyze(frame, n_boot=50, seed=3)
+    payload = json.loads(result.to_json())
+    assert set(TABLES) <= set(payload)
+    assert payload["params"]["n_boot"] == 50
+    assert len(payload["verdicts"]) == len(result.verdicts)
+    paths = result.write_csv(tmp_path)
+    assert {p.name for p in paths} == {f"{t}.csv" for t in TABLES} | {"warnings.txt"}
+    back = pd.read_csv(tmp_path / "curves.csv")
+    assert len(back) == len(result.curves)
+
+
+def test_same_seed_same_numbers(frame: pd.DataFrame) -> None:
+    a = analyze(frame, n_boot=60, seed=9)
+    b = analyze(frame, n_boot=60, seed=9)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
+
+
+def test_run_folder_input(tmp_path: Path) -> None:
+    records = [
+        Record(
+            run="r",
+            trial_id=f"{q}-{b}",
+            task="t",
+            sample_id=f"q{q}",
+            model="m",
+            budget_mode="forced",
+            budget_tokens=b,
+            answer="2",
+            score=float((q + b) % 3 > 0),
+            reasoning_tokens=b,
+            meta={"distractors": q % 2},
+        )
+        for q in range(12)
+        for b in (64, 128, 256)
+    ]
+    with Store.of_run(tmp_path, readonly=False) as store:
+        store.add_many(records)
+    result = analyze(tmp_path, n_boot=50)
+    assert result.curves.loc[result.curves["level"] == "all", "n"].sum() == 36
+    with pytest.raises(ConfigError, match="does not exist"):
+        analyze(tmp_path / "missing")
+
+
+def test_empty_frame_gives_empty_tables() -> None:
+    empty = records_frame([])
+    result = analyze(empty, n_boot=10)
+    for name in TABLES:
+        assert getattr(result, name).empty
