@@ -1,0 +1,180 @@
+"""``overthink analyze RUN_DIR``: verdict table on screen, every table as CSV (and JSON)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from overthink.analysis import Analysis
+from overthink.analysis import analyze as run_analysis
+from overthink.analysis.cost import COST_AXES
+from overthink.analysis.verdict import DEFAULT_ALPHA
+from overthink.cli.app import app
+from overthink.errors import ConfigError
+from overthink.experiment.store import STORE_FILE
+
+__all__ = ["ANALYSIS_DIR", "analyze", "load_prices", "verdict_table"]
+
+ANALYSIS_DIR = "analysis"
+"""Sub-folder of the run folder the tables are written to."""
+
+_VERDICT_STYLE = {
+    "inverse": "bold red",
+    "peaked": "bold yellow",
+    "positive": "green",
+    "flat": "dim",
+    "insufficient": "dim italic",
+}
+
+
+def load_prices(path: Path) -> dict[str, float]:
+    """Read a ``model: usd_per_million_tokens`` mapping from a YAML or JSON file."""
+    if not path.is_file():
+        raise ConfigError(f"prices file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"prices file {str(path)!r} is not valid YAML/JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"prices file {str(path)!r} must map model names (or 'model:input'/'model:output') "
+            "to USD per million tokens"
+        )
+    out: dict[str, float] = {}
+    for key, value in data.items():
+        try:
+            out[str(key)] = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"prices file {str(path)!r}: price of {key!r} is {value!r}, not a number"
+            ) from None
+    return out
+
+
+def _num(value: Any, fmt: str = ".3g") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return format(float(value), fmt)
+
+
+def _interval(point: Any, low: Any, high: Any, fmt: str = ".3g") -> str:
+    if _num(low) == "–":
+        return _num(point, fmt)
+    return f"{_num(point, fmt)} [{_num(low, fmt)}, {_num(high, fmt)}]"
+
+
+def _turning(row: pd.Series) -> str:
+    fmt = ".0f"
+    prefix = "rank " if row["basis"] == "natural_rank" else ""
+    if _num(row["turning_point"]) == "–":
+        return "–"
+    if row["tp_low"] == row["tp_high"] or _num(row["tp_low"]) == "–":
+        return prefix + _num(row["turning_point"], fmt)
+    return (
+        f"{prefix}{_num(row['turning_point'], fmt)} "
+        f"[{_num(row['tp_low'], fmt)}, {_num(row['tp_high'], fmt)}]"
+    )
+
+
+def verdict_table(result: Analysis) -> Table:
+    """The verdicts as a rich table (one row per curve)."""
+    table = Table(title="Does thinking longer hurt? (slope per doubling of reasoning tokens)")
+    for col in ("task", "model", "mode", "level", "metric", "verdict", "slope [95% CI]", "ρ",
+                "p adj", "turning point [CI]", "best → worst"):  # fmt: skip
+        table.add_column(col, overflow="fold")
+    for _, row in result.verdicts.iterrows():
+        level = "all" if row["knob"] == "" else f"{row['knob']}={row['level']}"
+        verdict = str(row["verdict"])
+        table.add_row(
+            str(row["task"]), str(row["model"]), str(row["budget_mode"]), level,
+            str(row["metric_name"]), f"[{_VERDICT_STYLE.get(verdict, '')}]{verdict}[/]",
+            _interval(row["slope"], row["slope_low"], row["slope_high"], "+.3f"),
+            _num(row["rho"], "+.2f"), _num(row["p_adjusted"], ".2g"), _turning(row),
+            f"{_num(row['best_metric'])} → {_num(row['worst_metric'])}",
+        )  # fmt: skip
+    return table
+
+
+def _cheapest_table(result: Analysis) -> Table:
+    table = Table(title=f"Cheapest configuration per task (cost: {result.params.get('cost')})")
+    for col in ("task", "configuration", "metric [95% CI]", "cost", "criterion"):
+        table.add_column(col, overflow="fold")
+    for _, row in result.cheapest.iterrows():
+        table.add_row(
+            str(row["task"]), str(row["label"]),
+            _interval(row["metric"], row["ci_low"], row["ci_high"]), _num(row["cost"], ".4g"),
+            str(row["criterion"]),
+        )  # fmt: skip
+    return table
+
+
+@app.command()
+def analyze(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder (the one holding store.sqlite).")],
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Knob to break each task down by (e.g. distractors); 'all' pools the "
+            "levels. Default: each task's own knobs.",
+        ),
+    ] = None,
+    cost: Annotated[
+        str, typer.Option("--cost", help=f"Pareto cost axis: {', '.join(COST_AXES)}.")
+    ] = "tokens",
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Also write analysis/analysis.json.")
+    ] = False,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the resampling.")] = 0,
+    target: Annotated[
+        float | None,
+        typer.Option("--target", help="Metric the cheapest configuration must reach."),
+    ] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option("--prices", help="YAML/JSON file: model -> USD per million tokens."),
+    ] = None,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="Significance level of the verdicts.")
+    ] = DEFAULT_ALPHA,
+) -> None:
+    """Scaling curves, inverse-scaling verdicts, pools and Pareto fronts of a run.
+
+    Prints the verdict table and writes every table to RUN_DIR/analysis/*.csv.
+    """
+    if not run_dir.is_dir():
+        raise ConfigError(
+            f"run folder {str(run_dir)!r} does not exist (expected a folder with {STORE_FILE})"
+        )
+    if not (run_dir / STORE_FILE).is_file():
+        raise ConfigError(f"run folder {str(run_dir)!r} has no {STORE_FILE} (is it a run folder?)")
+    if cost not in COST_AXES:
+        raise ConfigError(f"unknown --cost {cost!r} (accepted: {', '.join(COST_AXES)})")
+    price_table = load_prices(prices) if prices is not None else None
+    result = run_analysis(
+        run_dir, by=by, cost=cost, n_boot=n_boot, seed=seed, prices=price_table,
+        target_metric=target, alpha=alpha,
+    )  # fmt: skip
+    out_dir = run_dir / ANALYSIS_DIR
+    result.write_csv(out_dir)
+    if json_out:
+        (out_dir / "analysis.json").write_text(result.to_json())
+    console = Console()
+    if result.verdicts.empty:
+        console.print("[yellow]no scored records to analyse[/]")
+    else:
+        console.print(verdict_table(result))
+    if not result.cheapest.empty:
+        console.print(_cheapest_table(result))
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    written = "CSV" + (" and JSON" if json_out else "")
+    console.print(f"{written} written to {out_dir}", highlight=False)
