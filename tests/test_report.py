@@ -323,6 +323,19 @@ def test_plots_have_labelled_axes_legends_and_the_okabe_ito_palette() -> None:
         assert colours and colours <= {c.upper() for c in OKABE_ITO}
 
 
+def test_a_task_with_two_metrics_gets_a_panel_per_metric() -> None:
+    curves = synthetic_analysis().curves
+    task = curves[curves["task"] == "zebra_puzzles"]
+    mae = task.assign(metric_name="mae")
+    rmse = task.assign(metric_name="rmse", metric=task["metric"] + 1)
+    fig = P.scaling_curves(pd.concat([mae, rmse], ignore_index=True))
+    assert fig is not None
+    titles = sorted(ax.get_title() for ax in fig.axes if ax.get_title())
+    assert titles == ["zebra_puzzles — MAE", "zebra_puzzles — RMSE"]
+    labels = {ax.get_title(): ax.get_ylabel() for ax in fig.axes if ax.get_title()}
+    assert "lower is better" in labels["zebra_puzzles — MAE"]
+
+
 def test_plot_functions_return_none_without_data() -> None:
     empty = pd.DataFrame()
     for draw in (P.scaling_curves, P.natural_rank, P.natural_bins, P.pareto_front, P.cube_heatmap):

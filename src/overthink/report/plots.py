@@ -47,7 +47,7 @@ _PANEL_W = 4.8
 # Line plots carry their legend to the right of the axes.
 _LEGEND_W = 1.5
 _PANEL_H = 3.5
-_MAX_COLS = 3
+_MAX_COLS = 2  # wider figures get scaled down in the page until labels are unreadable
 # Jittered points drawn over each box: enough to show the shape, few enough that the
 # SVG of a 50,000-record run stays small.
 _STRIP_POINTS = 80
@@ -133,6 +133,29 @@ def _select(frame: pd.DataFrame, cols: Sequence[str], key: tuple[Any, ...]) -> p
         else:
             mask &= (series == value).to_numpy()
     return frame[mask]
+
+
+_METRIC_SHORT = {"accuracy": "accuracy", "safe_rate": "safe rate", "mae": "MAE", "rmse": "RMSE"}
+
+
+def _task_panels(frame: pd.DataFrame) -> list[tuple[Any, Any]]:
+    """(task, metric) per panel: a regression task reports MAE and RMSE, which do not
+    share an axis, so each gets its own panel."""
+    if "metric_name" not in frame.columns:
+        return [(task, None) for task in _sorted_unique(frame["task"])]
+    keys = _group_keys(frame, ["task", "metric_name"])
+    return sorted(keys, key=lambda k: (str(k[0]), str(k[1])))
+
+
+def _task_panel(
+    frame: pd.DataFrame, key: tuple[Any, Any], several: bool
+) -> tuple[pd.DataFrame, str]:
+    task, metric = key
+    if metric is None:
+        return _select(frame, ["task"], (task,)), str(task)
+    sub = _select(frame, ["task", "metric_name"], key)
+    title = f"{task} — {_METRIC_SHORT.get(str(metric), str(metric))}" if several else str(task)
+    return sub, title
 
 
 def _panel_title(task: Any, model: Any | None = None) -> str:
@@ -285,10 +308,11 @@ def scaling_curves(curves: pd.DataFrame) -> Figure | None:
     """
     if curves.empty or "x_tokens" not in curves.columns:
         return None
-    tasks = _sorted_unique(curves["task"])
-    fig, axes = _panels(len(tasks), extra_w=_LEGEND_W)
-    for ax, task in zip(axes, tasks, strict=True):
-        sub = _select(curves, ["task"], (task,))
+    panels = _task_panels(curves)
+    several = len({k[0] for k in panels}) < len(panels)
+    fig, axes = _panels(len(panels), extra_w=_LEGEND_W)
+    for ax, key in zip(axes, panels, strict=True):
+        sub, title = _task_panel(curves, key, several)
         _line_series(
             ax,
             sub,
@@ -296,7 +320,7 @@ def scaling_curves(curves: pd.DataFrame) -> Figure | None:
             series_cols=["model", "budget_mode", "knob", "level"],
             log_x=True,
         )
-        ax.set_title(_panel_title(task), fontsize=10)
+        ax.set_title(title, fontsize=10)
         ax.set_xlabel("observed reasoning tokens (mean per trial, log scale)", fontsize=8)
         _metric_axis(ax, sub)
         requested = sorted(
@@ -317,12 +341,13 @@ def natural_rank(frame: pd.DataFrame) -> Figure | None:
     """Natural budget: metric by length rank among a question's samples (1 = shortest)."""
     if frame.empty or "rank" not in frame.columns:
         return None
-    tasks = _sorted_unique(frame["task"])
-    fig, axes = _panels(len(tasks), extra_w=_LEGEND_W)
-    for ax, task in zip(axes, tasks, strict=True):
-        sub = _select(frame, ["task"], (task,))
+    panels = _task_panels(frame)
+    several = len({k[0] for k in panels}) < len(panels)
+    fig, axes = _panels(len(panels), extra_w=_LEGEND_W)
+    for ax, key in zip(axes, panels, strict=True):
+        sub, title = _task_panel(frame, key, several)
         _line_series(ax, sub, x_col="rank", series_cols=["model", "knob", "level"], log_x=False)
-        ax.set_title(_panel_title(task), fontsize=10)
+        ax.set_title(title, fontsize=10)
         ax.set_xlabel("length rank among a question's samples (1 = shortest)", fontsize=8)
         _metric_axis(ax, sub)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -333,14 +358,15 @@ def natural_bins(frame: pd.DataFrame) -> Figure | None:
     """Natural budget: metric by reasoning-length quantile bin (x = bin mean, log scale)."""
     if frame.empty or "mean_tokens" not in frame.columns:
         return None
-    tasks = _sorted_unique(frame["task"])
-    fig, axes = _panels(len(tasks), extra_w=_LEGEND_W)
-    for ax, task in zip(axes, tasks, strict=True):
-        sub = _select(frame, ["task"], (task,))
+    panels = _task_panels(frame)
+    several = len({k[0] for k in panels}) < len(panels)
+    fig, axes = _panels(len(panels), extra_w=_LEGEND_W)
+    for ax, key in zip(axes, panels, strict=True):
+        sub, title = _task_panel(frame, key, several)
         _line_series(
             ax, sub, x_col="mean_tokens", series_cols=["model", "knob", "level"], log_x=True
         )
-        ax.set_title(_panel_title(task), fontsize=10)
+        ax.set_title(title, fontsize=10)
         ax.set_xlabel("reasoning tokens (mean of the length quantile bin, log scale)", fontsize=8)
         _metric_axis(ax, sub)
     return fig
@@ -577,7 +603,10 @@ def cube_heatmap(cube: pd.DataFrame, metric_names: dict[Any, str] | None = None)
             grid[li, bi] = float(row["metric"])
             counts[li, bi] = float(row.get("n", 0) or 0)
             bin_names.setdefault(row["length_bin"], _bin_text(row))
-        metric_name = (metric_names or {}).get(key[0], "accuracy")
+        if "metric_name" in sub.columns and sub["metric_name"].notna().any():
+            metric_name = str(sub["metric_name"].dropna().iloc[0])
+        else:
+            metric_name = (metric_names or {}).get(key[0], "accuracy")
         lower_better = metric_name in ("mae", "rmse")
         cmap = "cividis_r" if lower_better else "cividis"
         image = ax.imshow(grid, aspect="auto", cmap=cmap, interpolation="nearest")
