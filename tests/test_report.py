@@ -263,6 +263,17 @@ def test_browser_data_carries_every_field_the_browser_shows(
     assert flagged == records["truncated_in_reasoning"].tolist()
 
 
+def test_meta_shows_knob_levels_as_written() -> None:
+    frame = pd.DataFrame(
+        {"task": ["a", "b"], "sample_id": ["1", "2"], "model": ["m", "m"],
+         "budget_mode": ["natural"] * 2, "budget_tokens": [-1, -1],
+         "meta.shots": [4.0, None], "meta.note": [None, "<i>x</i>"]}
+    )  # fmt: skip
+    payload = browser_data(frame).payload
+    metas = [payload["tables"]["meta"][i] for i in payload["columns"]["meta"]]
+    assert metas == ["shots=4", "note=<i>x</i>"]
+
+
 def test_prompts_are_stored_once_per_question(records: pd.DataFrame) -> None:
     data = browser_data(records).payload
     assert len(data["tables"]["prompt"]) == records["prompt"].nunique() < len(records)

@@ -193,6 +193,15 @@ def _intern(values: list[str]) -> tuple[list[int], list[str]]:
     return codes.tolist(), [str(u) for u in uniques]
 
 
+def _meta_value(value: Any) -> Any:
+    if value is None or value != value:
+        return None
+    # A knob column holding NaN for other tasks turns into floats: show 4, not 4.0.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _meta_texts(records: pd.DataFrame) -> list[str]:
     """``k=v, k=v`` per record from the ``meta.<key>`` columns (or a ``meta`` dict column)."""
     cols = [c for c in records.columns if isinstance(c, str) and c.startswith("meta.")]
@@ -202,7 +211,7 @@ def _meta_texts(records: pd.DataFrame) -> list[str]:
             for m in records["meta"].tolist()
         ]
     names = [c[5:] for c in cols]
-    columns = [[None if v is None or v != v else v for v in records[c].tolist()] for c in cols]
+    columns = [[_meta_value(v) for v in records[c].tolist()] for c in cols]
     cache: dict[tuple[Any, ...], str] = {}
     out: list[str] = []
 

@@ -80,7 +80,7 @@ def _turning_cell(rec: dict[Any, Any]) -> Cell:
     text = ("rank " if rank else "budget ") + cell.text
     tokens = _float(rec.get("turning_tokens"))
     if math.isfinite(tokens):
-        text += f" (≈{tokens:,.0f} tokens)"
+        text += f" (≈{tokens:,.0f} tok)"
     return Cell(text, cell.sort)
 
 
