@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from overthink.report.plots import budget_labels
+from overthink.report.style import budget_labels
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

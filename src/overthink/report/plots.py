@@ -25,6 +25,8 @@ from overthink.report.style import (
     MARKERS,
     OKABE_ITO,
     LineStyle,
+    budget_labels,
+    budget_order,
     cost_label,
     is_missing,
     level_label,
@@ -34,8 +36,6 @@ from overthink.report.style import (
 
 __all__ = [
     "budget_adherence",
-    "budget_labels",
-    "budget_order",
     "cube_heatmap",
     "natural_bins",
     "natural_rank",
@@ -370,27 +370,6 @@ def natural_bins(frame: pd.DataFrame) -> Figure | None:
         ax.set_xlabel("reasoning tokens (mean of the length quantile bin, log scale)", fontsize=8)
         _metric_axis(ax, sub)
     return fig
-
-
-def budget_order(label: str) -> tuple[int, int, str]:
-    """Sort key for budget labels: none, then each mode by tokens, then natural."""
-    mode, _, tokens = label.partition(":")
-    if mode == "none":
-        return (0, 0, label)
-    if mode == "natural":
-        return (2, 0, label)
-    try:
-        return (1, int(tokens), mode)
-    except ValueError:
-        return (1, 0, label)
-
-
-def budget_labels(records: pd.DataFrame) -> pd.Series:
-    """``forced:128``-style label per record, matching ``Budget.label``."""
-    modes = records["budget_mode"].astype(str)
-    tokens = records["budget_tokens"].astype(int).astype(str)
-    plain = modes.isin(["natural", "none"])
-    return modes.where(plain, modes + ":" + tokens)
 
 
 def budget_adherence(records: pd.DataFrame, *, seed: int = 0) -> Figure | None:

@@ -10,12 +10,16 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+import pandas as pd
+
 __all__ = [
     "LINESTYLES",
     "MARKERS",
     "OKABE_ITO",
     "VERDICT_COLOURS",
     "LineStyle",
+    "budget_labels",
+    "budget_order",
     "cost_label",
     "fmt_num",
     "fmt_p",
@@ -135,3 +139,24 @@ def fmt_p(value: Any) -> str:
     if math.isnan(number):
         return "—"
     return "<0.001" if number < 0.001 else f"{number:.2g}"
+
+
+def budget_order(label: str) -> tuple[int, int, str]:
+    """Sort key for budget labels: none, then each mode by tokens, then natural."""
+    mode, _, tokens = label.partition(":")
+    if mode == "none":
+        return (0, 0, label)
+    if mode == "natural":
+        return (2, 0, label)
+    try:
+        return (1, int(tokens), mode)
+    except ValueError:
+        return (1, 0, label)
+
+
+def budget_labels(records: pd.DataFrame) -> pd.Series:
+    """``forced:128``-style label per record, matching ``Budget.label``."""
+    modes = records["budget_mode"].astype(str)
+    tokens = records["budget_tokens"].astype(int).astype(str)
+    plain = modes.isin(["natural", "none"])
+    return modes.where(plain, modes + ":" + tokens)

@@ -11,8 +11,7 @@ from typing import Any
 import pandas as pd
 
 from overthink.analysis.cost import price_for
-from overthink.report.plots import budget_labels, budget_order
-from overthink.report.style import fmt_num, is_missing
+from overthink.report.style import budget_labels, budget_order, is_missing
 
 __all__ = ["Fact", "Notice", "Summary", "summarize"]
 
@@ -228,8 +227,3 @@ def summarize(
         warnings.append(Notice("the run has no records yet", None, severity="error"))
     notes = [str(text) for text in analysis_warnings or []]
     return Summary(title=title, facts=facts, warnings=warnings, notes=notes)
-
-
-def fmt_count(value: int | None) -> str:
-    """Thousands-separated count for the warnings list."""
-    return "" if value is None else fmt_num(value)
