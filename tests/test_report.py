@@ -37,13 +37,12 @@ from overthink.report.browser_data import (
     safe_json,
     shorten,
 )
+from overthink.report.build import FIGURES
 from overthink.report.headless import INSTALL_HINT, Page, chromium_path, headless_chromium
 from overthink.report.html import script_hash
 from overthink.report.style import OKABE_ITO, fmt_num, fmt_p, level_label
 from overthink.report.summary import summarize
 from overthink.report.tables import verdict_table
-
-FIGURES = ("scaling_curves", "natural_rank", "natural_bins", "budget_adherence", "pareto", "cube")
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +214,9 @@ def test_verdict_table_renders_sortable_and_escaped(html: str) -> None:
 
 def test_empty_analysis_sections_say_so_in_one_line(tmp_path: Path) -> None:
     recs = records_frame(synthetic_records(30, payload_at=None))
+    stale = tmp_path / "plots" / "pareto.svg"  # from an earlier report with more data
+    stale.parent.mkdir()
+    stale.write_text("<svg/>")
     path = build_report(recs, SyntheticAnalysis(warnings=["<b>too few</b> budgets"]), tmp_path)
     page = path.read_text()
     assert "1 note from the analysis</summary>" in page
@@ -223,6 +225,7 @@ def test_empty_analysis_sections_say_so_in_one_line(tmp_path: Path) -> None:
     assert "No natural-budget records" in page
     assert "No Pareto front" in page
     assert page.count("<img ") == 1  # only requested-vs-observed, drawn from the records
+    # The stale pareto.svg is gone: plots/ matches the page.
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
         "budget_adherence.png", "budget_adherence.svg"
     ]  # fmt: skip

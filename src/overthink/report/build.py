@@ -27,6 +27,8 @@ REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
 MAX_BYTES = 19_000_000
 """Size the page is built to stay under (the issue's limit is 20 MB; this leaves margin)."""
+FIGURES = ("scaling_curves", "natural_rank", "natural_bins", "budget_adherence", "pareto", "cube")
+"""Stems of the files under ``plots/`` (each as .png and .svg)."""
 
 
 class AnalysisLike(Protocol):
@@ -179,8 +181,12 @@ def build_report(
     """Write ``out_dir/report.html`` and ``out_dir/plots/*`` from a records frame and an analysis.
 
     The lower-level entry point behind :func:`write_report`, for callers that already hold
-    the frames. Files are written to temporaries and renamed, so an interrupted run never
-    leaves a half-written report.
+    the frames. ``manifest`` is the run manifest (every key optional), ``title`` overrides
+    the folder name when the manifest has no name, ``max_bytes`` caps the page's size (long
+    texts in the sample browser are shortened to fit) and ``prices`` price the run in the
+    header. Files are written to temporaries and renamed, so an interrupted run never leaves
+    a half-written report; figures a previous report drew but this one has no data for are
+    removed, so ``plots/`` always matches the page.
     """
     out = Path(out_dir)
     plots_dir = out / PLOTS_DIR
@@ -193,6 +199,10 @@ def build_report(
         prices=prices,
     )
     sections = _sections(records, analysis, plots_dir)
+    drawn = {fig.name for section in sections for fig in section.figures}
+    for stale in set(FIGURES) - drawn:
+        for suffix in (".png", ".svg"):
+            (plots_dir / f"{stale}{suffix}").unlink(missing_ok=True)
     verdicts = verdict_table(_frame(analysis, "verdicts"))
     generated = dt.datetime.now(tz=dt.UTC)
 
