@@ -41,6 +41,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        # mkstemp creates 0600; a report is meant to be read by whoever opens the folder.
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -49,9 +51,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def _save(fig: Figure, fmt: str) -> bytes:
     buf = io.BytesIO()
-    # rc_context restores the caller's rcParams afterwards. Text stays text in the SVG
-    # (smaller, selectable) and a fixed hash salt plus no date make the output reproducible.
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "overthink"}):
+    # rc_context restores the caller's rcParams afterwards. Glyphs are drawn as paths so the
+    # SVG looks the same in a browser without matplotlib's font; a fixed hash salt and no
+    # date make the output reproducible.
+    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "overthink"}):
         metadata = {"Date": None} if fmt == "svg" else {"Software": None}
         fig.savefig(buf, format=fmt, dpi=_DPI, metadata=metadata, facecolor="white")
     return buf.getvalue()
@@ -60,8 +63,8 @@ def _save(fig: Figure, fmt: str) -> bytes:
 def render_figure(fig: Figure, plots_dir: Path, name: str, alt: str) -> RenderedFigure:
     """Save ``fig`` as ``plots_dir/name.png`` and ``.svg`` and build its inline data URI."""
     png = _save(fig, "png")
-    # The first save settled the layout; freezing it halves the cost of the second save
-    # (constrained layout re-measures every label on each draw).
+    # The first save settled the layout; freezing it spares the second save from running
+    # constrained layout (which re-measures every label) again.
     fig.set_layout_engine("none")
     svg = _save(fig, "svg")
     png_path = plots_dir / f"{name}.png"
