@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,7 +30,7 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-class AnswerKind(str, Enum):
+class AnswerKind(StrEnum):
     """How a sample's answer is extracted and scored."""
 
     EXACT = "exact"
@@ -72,7 +72,7 @@ class Sample(BaseModel):
     """Task knobs and descriptive fields; keys become analysis axes."""
 
 
-class BudgetMode(str, Enum):
+class BudgetMode(StrEnum):
     """How the amount of thinking is controlled."""
 
     NONE = "none"
@@ -142,7 +142,9 @@ class Budget(BaseModel):
         except ValueError:
             raise ValueError(f"budget {text!r}: {num!r} is not an integer token count") from None
         if tokens < 0:
-            raise ValueError(f"budget {text!r}: token count must be >= 0 (use 'natural' for no limit)")
+            raise ValueError(
+                f"budget {text!r}: token count must be >= 0 (use 'natural' for no limit)"
+            )
         if mode is BudgetMode.NATURAL:
             return cls(mode=mode, tokens=-1)
         if mode is BudgetMode.NONE:
@@ -163,6 +165,8 @@ class Trial(BaseModel):
     seed: int = 0
     temperature: float = 0.0
     max_answer_tokens: int = 48
+    max_reasoning_tokens: int = 2048
+    """Safety cap for natural/prompt budgets (a runaway trace is recorded as truncated)."""
     deterministic: bool = False
 
     @property
@@ -177,6 +181,7 @@ class Trial(BaseModel):
             "seed": self.seed,
             "temperature": self.temperature,
             "max_answer_tokens": self.max_answer_tokens,
+            "max_reasoning_tokens": self.max_reasoning_tokens,
             "deterministic": self.deterministic,
         }
         return hashlib.sha256(canonical_json(ident).encode()).hexdigest()[:24]

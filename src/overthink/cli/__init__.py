@@ -10,9 +10,10 @@ from overthink.cli.app import app
 from overthink.errors import OverthinkError
 
 # Command modules register themselves on ``app`` when imported.
-from overthink.cli import run as _run  # noqa: F401, E402  # isort: skip
-from overthink.cli import report as _report  # noqa: F401, E402  # isort: skip
-from overthink.cli import tasks as _tasks  # noqa: F401, E402  # isort: skip
+from overthink.cli import run as _run  # noqa: F401  # isort: skip
+from overthink.cli import export as _export  # noqa: F401  # isort: skip
+from overthink.cli import report as _report  # noqa: F401  # isort: skip
+from overthink.cli import tasks as _tasks  # noqa: F401  # isort: skip
 
 __all__ = ["app", "main"]
 
@@ -24,3 +25,8 @@ def main() -> None:
     except OverthinkError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(2)
+    finally:
+        # Stop the embedded server explicitly (bounded), not in interpreter teardown.
+        from overthink.engines.embedded import EmbeddedServer
+
+        EmbeddedServer.stop_all()

@@ -38,6 +38,16 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+_INSERT = "INSERT OR IGNORE INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+
+
+def _row(r: Record) -> tuple[Any, ...]:
+    return (
+        r.trial_id, r.run, r.task, r.model, r.budget_mode, r.budget_tokens,
+        r.strategy, r.score, r.error, r.created_at, r.model_dump_json(),
+    )  # fmt: skip
+
+
 class Store:
     """A run's record store. Use as a context manager or call ``close()``."""
 
@@ -73,28 +83,17 @@ class Store:
         """Store one record in its own transaction. Returns False if it was already there."""
         with self._db:
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    record.trial_id, record.run, record.task, record.model,
-                    record.budget_mode, record.budget_tokens, record.strategy,
-                    record.score, record.error, record.created_at,
-                    record.model_dump_json(),
-                ),
-            )  # fmt: skip
+                _INSERT,
+                _row(record),
+            )
         return cur.rowcount == 1
 
     def add_many(self, records: Iterable[Record]) -> int:
         """Store many records in one transaction; returns how many were new."""
-        rows = [
-            (
-                r.trial_id, r.run, r.task, r.model, r.budget_mode, r.budget_tokens,
-                r.strategy, r.score, r.error, r.created_at, r.model_dump_json(),
-            )
-            for r in records
-        ]  # fmt: skip
+        rows = [_row(r) for r in records]
         with self._db:
             before = self._db.total_changes
-            self._db.executemany("INSERT OR IGNORE INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            self._db.executemany(_INSERT, rows)
             return self._db.total_changes - before
 
     def replace(self, record: Record) -> None:
@@ -102,13 +101,28 @@ class Store:
         with self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    record.trial_id, record.run, record.task, record.model,
-                    record.budget_mode, record.budget_tokens, record.strategy,
-                    record.score, record.error, record.created_at,
-                    record.model_dump_json(),
-                ),
-            )  # fmt: skip
+                _row(record),
+            )
+
+    def put(self, record: Record) -> None:
+        """Store a finished trial: insert it, or replace a stored *errored* attempt.
+
+        A successful record is never overwritten, so a trial is never counted twice.
+        """
+        with self._db:
+            self._db.execute(
+                "DELETE FROM records WHERE trial_id = ? AND error IS NOT NULL", (record.trial_id,)
+            )
+            self._db.execute(
+                _INSERT,
+                _row(record),
+            )
+
+    def successful_trial_ids(self) -> set[str]:
+        """IDs of stored trials that finished without error."""
+        return {
+            row[0] for row in self._db.execute("SELECT trial_id FROM records WHERE error IS NULL")
+        }
 
     def trial_ids(self) -> set[str]:
         """IDs of every stored trial (the runner skips these)."""

@@ -1,8 +1,14 @@
 """Answer-format instructions appended to every generated prompt.
 
-Small models copy a literal placeholder such as ``<answer>N</answer>`` verbatim, so each
-instruction shows the format with a worked example whose value is not a possible answer
-(or, for letters, is drawn independently of the correct option).
+Small models copy a literal placeholder such as ``<answer>N</answer>`` verbatim, so word
+and letter instructions show the format with a worked example whose value is not a
+possible answer (or, for letters, is drawn independently of the correct option).
+
+Numbers are different: measured on SmolLM2-135M over 16 misleading_math questions
+(distractors=1, forced cap 64), a worked example ("if the answer were 7 ... <answer>7
+</answer>") was copied in 16 of 16 answers, "a number inside answer tags" gave 0/16
+correct, and a plain "Answer with a single number." gave 5/16. Numeric answers are
+extracted from free text anyway (tags still win when a model uses them).
 """
 
 from __future__ import annotations
@@ -14,13 +20,9 @@ from overthink.tasks.extract import LETTERS
 __all__ = ["choice_block", "choice_instruction", "number_instruction", "word_instruction"]
 
 
-def number_instruction(example: str = "7", what: str = "a number") -> str:
-    """Ask for ``what`` inside answer tags, showing ``example`` as the worked example."""
-    return (
-        f"Give your final answer as {what} inside answer tags. "
-        f"For example, if the answer were {example} you would end with "
-        f"<answer>{example}</answer>."
-    )
+def number_instruction(what: str = "a single number") -> str:
+    """Ask for ``what`` plainly (no example to copy: see the module docstring)."""
+    return f"Answer with {what}."
 
 
 def word_instruction(example: str) -> str:

@@ -175,7 +175,7 @@ class GradesRegression(Task):
                     "student with this daily lifestyle:"
                 )
             parts.append(target.record(with_grade=False))
-            parts.append(number_instruction(example="4.5", what="a number between 0 and 10"))
+            parts.append(number_instruction(what="a single number between 0 and 10"))
             out.append(
                 Sample(
                     id=f"gr-{seed}-{i}-s{shots}",

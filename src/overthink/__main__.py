@@ -1,0 +1,5 @@
+"""``python -m overthink`` runs the CLI."""
+
+from overthink.cli import main
+
+main()

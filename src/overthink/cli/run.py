@@ -1,0 +1,215 @@
+"""``overthink run``: expand the grid, run what is not stored yet, print the table."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from overthink.cli.app import app
+from overthink.core import Record
+from overthink.errors import ConfigError
+from overthink.experiment.config import ExperimentConfig, TaskSpec, load_config
+from overthink.experiment.runner import RunStats
+from overthink.experiment.session import PreparedRun, execute, prepare_run
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _knob_specs(tasks: list[str], knob_args: list[str]) -> list[TaskSpec]:
+    """Attach ``-T name=v1,v2`` to every task that has that knob."""
+    from overthink.tasks import get_task
+
+    specs = []
+    used: set[str] = set()
+    parsed: list[tuple[str, list[str]]] = []
+    for arg in knob_args:
+        name, sep, values = arg.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise ConfigError(f"-T {arg!r}: expected knob=value[,value...]")
+        parsed.append((name.strip(), [v.strip() for v in values.split(",")]))
+    for task_name in tasks:
+        task = get_task(task_name)
+        names = {k.name for k in task.knobs}
+        knobs = {name: list(values) for name, values in parsed if name in names}
+        used.update(knobs)
+        specs.append(TaskSpec(name=task_name, knobs=dict(knobs)))
+    for name, _ in parsed:
+        if name not in used:
+            raise ConfigError(f"-T {name}: no selected task has a knob named {name!r}")
+    return specs
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[tps]:>6.0f} tok/s"),
+        TextColumn("[red]{task.fields[errors]} err"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+async def _run_with_progress(config: ExperimentConfig) -> tuple[PreparedRun, RunStats]:
+    """Prepare and execute in one event loop (engine clients are bound to their loop)."""
+    from overthink.experiment.store import STORE_FILE, Store
+
+    prepared = await prepare_run(config)
+    total = len(prepared.plan.trials)
+    err.print(
+        f"run [bold]{prepared.name}[/] → {prepared.run_dir}  "
+        f"({total} trials, models: {', '.join(prepared.engines)})",
+        highlight=False,
+    )
+    done_before = 0
+    if (prepared.run_dir / STORE_FILE).exists():
+        with Store(prepared.run_dir / STORE_FILE, readonly=True) as store:
+            done = store.successful_trial_ids()
+        done_before = sum(t.trial_id in done for t in prepared.plan.trials)
+    with _progress() as progress:
+        bar = progress.add_task("trials", total=total, completed=done_before, tps=0.0, errors=0)
+        counters = {"tokens": 0, "errors": 0}
+        t0 = time.perf_counter()
+
+        def on_record(record: Record) -> None:
+            counters["tokens"] += max(record.reasoning_tokens, 0) + record.answer_tokens
+            counters["errors"] += record.error is not None
+            elapsed = max(time.perf_counter() - t0, 1e-6)
+            progress.update(
+                bar, advance=1, tps=counters["tokens"] / elapsed, errors=counters["errors"]
+            )
+
+        stats = await execute(prepared, on_record=on_record)
+    return prepared, stats
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML experiment config.")
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="embedded, llamacpp/<file.gguf>, openai-api/<model>."),
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="OpenAI-compatible server URL.")
+    ] = None,
+    task: Annotated[
+        list[str] | None, typer.Option("--task", "-t", help="Task name (repeatable).")
+    ] = None,
+    knob: Annotated[
+        list[str] | None,
+        typer.Option("-T", help="Task knob levels, e.g. -T distractors=0,1,3,5 (repeatable)."),
+    ] = None,
+    budgets: Annotated[
+        str | None,
+        typer.Option("--budgets", "-b", help="Comma list: 0,64,128 | natural | none | MODE:N."),
+    ] = None,
+    samples: Annotated[
+        int | None, typer.Option("--samples", "-s", help="Questions per knob level.")
+    ] = None,
+    samples_per_question: Annotated[
+        int | None,
+        typer.Option("--samples-per-question", "-n", help="Samples per (question, budget)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", help="Requests in flight per model.")
+    ] = None,
+    deterministic: Annotated[
+        bool | None,
+        typer.Option(
+            "--deterministic/--no-deterministic",
+            help="One request in flight, no prompt-cache reuse: greedy outputs repeat exactly.",
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Run name.")] = None,
+    report: Annotated[
+        bool | None, typer.Option("--report/--no-report", help="Write report.html at the end.")
+    ] = None,
+    prefix_sharing: Annotated[
+        bool | None,
+        typer.Option(
+            "--prefix-sharing/--no-prefix-sharing",
+            help="Forced sweeps: one trace at the largest cap, cut at smaller caps.",
+        ),
+    ] = None,
+) -> None:
+    """Run an experiment (default: misleading_math × forced budgets on the embedded model)."""
+    overrides: dict[str, Any] = {
+        "models": model or None,
+        "base_url": base_url,
+        "budgets": budgets,
+        "samples": samples,
+        "samples_per_question": samples_per_question,
+        "seed": seed,
+        "temperature": temperature,
+        "concurrency": concurrency,
+        "deterministic": deterministic,
+        "out": str(out) if out else None,
+        "name": name,
+        "report": report,
+        "prefix_sharing": prefix_sharing,
+    }
+    cfg = load_config(config, overrides)
+    if task or knob:
+        names = task or [t.name for t in cfg.tasks]
+        cfg = cfg.model_copy(update={"tasks": _knob_specs(names, knob or [])})
+    cfg = ExperimentConfig.model_validate(cfg.model_dump())
+    try:
+        prepared, stats = asyncio.run(_run_with_progress(cfg))
+    except KeyboardInterrupt:
+        err.print(
+            "[yellow]interrupted[/]: finished trials are stored; "
+            "run the same command again to resume."
+        )
+        sys.exit(130)
+    finish(prepared, stats)
+
+
+def finish(prepared: PreparedRun, stats: RunStats) -> None:
+    """Print the summary table, warnings and timings; write the report."""
+    from overthink.analysis import analyze, load_run
+    from overthink.cli.summary import summary_tables
+
+    df = load_run(prepared.run_dir)
+    ids = {t.trial_id for t in prepared.plan.trials}
+    df = df[df["trial_id"].isin(ids)]
+    analysis = analyze(df)
+    for table in summary_tables(analysis.curves):
+        console.print(table)
+    for warning in analysis.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    err.print(
+        f"{stats.done} trials run, {stats.skipped} already stored, {stats.errors} errors; "
+        f"{stats.generated_tokens} tokens generated in {stats.wall_s:.1f} s "
+        f"({stats.tokens_per_s:.0f} tok/s)",
+        highlight=False,
+    )
+    if prepared.config.report:
+        from overthink.report import write_report
+
+        path = write_report(prepared.run_dir, analysis=analysis)
+        err.print(f"report: {path}", highlight=False)

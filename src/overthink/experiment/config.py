@@ -1,0 +1,183 @@
+"""Experiment configuration: a pydantic model that a YAML file and the CLI flags both fill.
+
+Unknown keys are errors that name the key; every field is documented below and in the
+README's config example.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from overthink.core import Budget, BudgetMode
+from overthink.errors import ConfigError
+
+__all__ = ["DEFAULT_BUDGETS", "ExperimentConfig", "TaskSpec", "load_config"]
+
+DEFAULT_BUDGETS = ("0", "32", "64", "128", "256")
+
+
+class TaskSpec(BaseModel):
+    """One task and the knob levels to sweep (knobs not named use the task's defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    """Registered task name, or ``jsonl:<path>`` / ``risk:<path>`` for a file."""
+    knobs: dict[str, list[Any]] = Field(default_factory=dict)
+    """Levels per knob, e.g. ``{distractors: [0, 1, 3, 5]}``."""
+
+
+class ExperimentConfig(BaseModel):
+    """Everything that defines an experiment. The YAML file mirrors the CLI flags."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    """Run name; also the run folder's name under ``runs/`` unless ``out`` is set."""
+    tasks: list[TaskSpec] = Field(default_factory=lambda: [TaskSpec(name="misleading_math")])
+    """Tasks to run (a bare string is a task name with default knob levels)."""
+    models: list[str] = Field(default_factory=lambda: ["embedded"])
+    """``embedded``, ``llamacpp/<file.gguf>`` or ``openai-api/<model>`` (with base_url)."""
+    base_url: str | None = None
+    """OpenAI-compatible server for ``openai-api/`` models, e.g. ``http://host:8000/v1``."""
+    budgets: list[str] = Field(default_factory=lambda: list(DEFAULT_BUDGETS))
+    """Budgets: integers (in ``budget_mode``), ``forced:128``, ``natural``, ``none``."""
+    budget_mode: BudgetMode = BudgetMode.FORCED
+    """Mode used for bare integer budgets."""
+    min_tokens: int = Field(0, ge=0)
+    """Forced mode: suppress an end of thinking before this many tokens..."""
+    max_waits: int = Field(0, ge=0)
+    """...by appending ``wait_word``, at most this many times."""
+    wait_word: str = "Wait"
+    samples: int = Field(12, ge=1)
+    """Questions per task and knob level."""
+    samples_per_question: int = Field(1, ge=1)
+    """Independent samples per (question, budget), with distinct seeds."""
+    seed: int = 0
+    """Seed for task generation and sampling (sample i uses seed + i)."""
+    temperature: float = Field(0.0, ge=0.0)
+    max_answer_tokens: int = Field(16, ge=1)
+    """Cap on the forced/final answer."""
+    max_reasoning_tokens: int = Field(1024, ge=1)
+    """Safety cap on natural thinking (hitting it is recorded as truncation)."""
+    concurrency: int = Field(4, ge=1)
+    """Requests in flight per model (and parallel slots of the embedded server)."""
+    deterministic: bool = False
+    """One request in flight, no prompt-cache reuse: greedy outputs repeat exactly."""
+    max_retries: int = Field(4, ge=0)
+    out: str | None = None
+    """Run folder (default ``runs/<name>``)."""
+    prefix_sharing: bool = True
+    """Forced sweeps: one thinking trace at the largest cap, cut at each smaller cap."""
+    report: bool = True
+    """Write report.html at the end of the run."""
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _bare_task_names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _one_model(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("budgets", mode="before")
+    @classmethod
+    def _budget_strings(cls, value: Any) -> Any:
+        if isinstance(value, str | int):
+            value = str(value).split(",")
+        if isinstance(value, list):
+            return [str(v).strip() for v in value]
+        return value
+
+    def parsed_budgets(self) -> list[Budget]:
+        """The budgets as Budget objects (forced extras applied), duplicates removed."""
+        if not self.budgets:
+            raise ConfigError("budgets: the list is empty (e.g. --budgets 0,64,128,256)")
+        out: list[Budget] = []
+        for text in self.budgets:
+            try:
+                budget = Budget.parse(text, default_mode=self.budget_mode)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"budgets: {exc} (accepted: integers, natural, none, MODE:N)"
+                ) from None
+            if budget.mode is BudgetMode.FORCED:
+                budget = budget.model_copy(
+                    update={
+                        "min_tokens": self.min_tokens,
+                        "max_waits": self.max_waits,
+                        "wait_word": self.wait_word,
+                    }
+                )
+            if budget not in out:
+                out.append(budget)
+        return out
+
+    def run_name(self) -> str:
+        """The run's name: ``name`` or one derived from the tasks and a config hash."""
+        if self.name:
+            return self.name
+        import hashlib
+
+        from overthink.core import canonical_json
+
+        ident = self.model_dump(mode="json", exclude={"out", "report", "name", "concurrency"})
+        digest = hashlib.sha256(canonical_json(ident).encode()).hexdigest()[:8]
+        stem = "+".join(t.name.replace(":", "_").replace("/", "_") for t in self.tasks)[:40]
+        return f"{stem}-{digest}"
+
+    def run_dir(self) -> Path:
+        """The run folder."""
+        return Path(self.out) if self.out else Path("runs") / self.run_name()
+
+
+def _format_validation(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        known = ", ".join(ExperimentConfig.model_fields)
+        return f"{source}: unknown key {where!r} (known keys: {known})"
+    return f"{source}: {where}: {first['msg']}"
+
+
+def load_config(
+    path: str | Path | None, overrides: dict[str, Any] | None = None
+) -> ExperimentConfig:
+    """Read a YAML config (if given) and apply CLI overrides, with errors naming the key."""
+    data: dict[str, Any] = {}
+    source = "command line"
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f" line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(
+                f"{p}{line}: not valid YAML ({getattr(exc, 'problem', exc)})"
+            ) from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: expected a mapping of keys to values at the top level")
+        data.update(loaded)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            data[key] = value
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(exc, source)) from None

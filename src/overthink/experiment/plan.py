@@ -1,0 +1,79 @@
+"""Plan: expand a config into the grid of Trials (tasks × levels × models × budgets × samples)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from overthink.core import Budget, Trial
+from overthink.errors import ConfigError
+from overthink.experiment.config import ExperimentConfig
+from overthink.tasks import Task, get_task
+from overthink.tasks.levels import level_grid
+
+__all__ = ["Plan", "make_plan"]
+
+
+@dataclass
+class Plan:
+    """The trials of one experiment plus the task objects that score them."""
+
+    trials: list[Trial]
+    tasks: dict[str, Task]
+    budgets: list[Budget]
+    levels: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+
+    def task_for(self, trial: Trial) -> Task:
+        """The task that generated a trial's sample (it extracts and scores the answer)."""
+        return self.tasks[trial.sample.task]
+
+
+def _levels(task: Task, knobs: dict[str, list[object]]) -> list[dict[str, object]]:
+    chosen: dict[str, tuple[object, ...]] = {}
+    for name, values in knobs.items():
+        knob = task.knob(name)
+        if not values:
+            raise ConfigError(f"task {task.name!r}: knob {name!r} has no levels")
+        chosen[name] = tuple(dict.fromkeys(knob.parse(str(v)) for v in values))
+    return level_grid(task, chosen)
+
+
+def make_plan(config: ExperimentConfig) -> Plan:
+    """Expand the config into trials; raises ConfigError for anything invalid."""
+    budgets = config.parsed_budgets()
+    tasks: dict[str, Task] = {}
+    levels: dict[str, list[dict[str, object]]] = {}
+    trials: list[Trial] = []
+    for spec in config.tasks:
+        task = get_task(spec.name)
+        grid = _levels(task, spec.knobs)
+        levels[spec.name] = grid
+        for combo in grid:
+            samples = task.samples(config.samples, config.seed, **combo)
+            if not samples:
+                raise ConfigError(f"task {spec.name!r} produced no samples for {combo}")
+            for sample in samples:
+                tasks[sample.task] = task
+                for model in config.models:
+                    # Largest budget first: its prompt prefix is the longest, and a slot
+                    # keeps one cached sequence that the smaller ones can reuse.
+                    for budget in sorted(budgets, key=lambda b: -b.tokens):
+                        for index in range(config.samples_per_question):
+                            trials.append(
+                                Trial(
+                                    sample=sample,
+                                    model=model,
+                                    budget=budget,
+                                    sample_index=index,
+                                    seed=config.seed + index,
+                                    temperature=config.temperature,
+                                    max_answer_tokens=config.max_answer_tokens,
+                                    max_reasoning_tokens=config.max_reasoning_tokens,
+                                    deterministic=config.deterministic,
+                                )
+                            )
+    ids = [t.trial_id for t in trials]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(
+            "the plan contains duplicate trials (a task repeated with the same knobs?)"
+        )
+    return Plan(trials=trials, tasks=tasks, budgets=budgets, levels=levels)

@@ -1,0 +1,201 @@
+"""Runner: execute a plan's unfinished trials concurrently and store each as it finishes.
+
+Trials already in the store are skipped (successful ones; errored ones are retried and
+replaced), so a run interrupted by Ctrl-C or kill -9 resumes without losing or repeating
+finished work. A trial that fails after the engine's retries becomes a Record with
+``error`` set instead of aborting the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from overthink.core import BudgetMode, Record, Trial
+from overthink.engines.base import Engine
+from overthink.experiment.plan import Plan
+from overthink.experiment.store import Store
+from overthink.reasoning import Generation, generate
+from overthink.reasoning.forcing import ANSWER_CUE
+from overthink.reasoning.sweep import can_share, forced_sweep
+
+__all__ = ["RunStats", "execute_group", "execute_trial", "pending_trials", "run_plan"]
+
+VIOLATION_TOLERANCE = 0.10
+
+
+@dataclass
+class RunStats:
+    """What one ``run_plan`` call did."""
+
+    planned: int = 0
+    skipped: int = 0
+    done: int = 0
+    errors: int = 0
+    generated_tokens: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Tokens the engines really generated per wall-clock second."""
+        return self.generated_tokens / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def _base_fields(trial: Trial, run: str) -> dict[str, Any]:
+    sample = trial.sample
+    return {
+        "run": run,
+        "trial_id": trial.trial_id,
+        "task": sample.task,
+        "sample_id": sample.id,
+        "model": trial.model,
+        "budget_mode": trial.budget.mode.value,
+        "budget_tokens": trial.budget.tokens,
+        "strategy": trial.strategy,
+        "sample_index": trial.sample_index,
+        "seed": trial.seed,
+        "prompt": sample.prompt,
+        "target": sample.target,
+        "kind": sample.kind.value,
+        "meta": dict(sample.meta),
+    }
+
+
+def error_record(
+    trial: Trial, run: str, engine: Engine, exc: BaseException, latency_s: float
+) -> Record:
+    """The record of a trial that failed (after the engine's retries)."""
+    return Record(
+        **_base_fields(trial, run),
+        resolved={**engine.describe(), "budget": trial.budget.label},
+        error=f"{type(exc).__name__}: {exc}",
+        retries=int(getattr(exc, "retries", 0)),
+        latency_s=latency_s,
+        created_at=time.time(),
+    )
+
+
+def scored_record(trial: Trial, run: str, gen: Generation, plan: Plan) -> Record:
+    """Extract and score a generation, flagging truncation, empty answers and violations."""
+    sample = trial.sample
+    task = plan.task_for(trial)
+    answer = task.extract(sample, gen.response)
+    limit = gen.enforced_cap if gen.enforced_cap is not None else trial.budget.tokens
+    return Record(
+        **_base_fields(trial, run),
+        resolved=gen.resolved,
+        prompt_tokens=gen.prompt_tokens,
+        reasoning_tokens=gen.reasoning_tokens,
+        answer_tokens=gen.answer_tokens,
+        reasoning=gen.reasoning,
+        response=gen.response,
+        answer=answer,
+        score=task.score(sample, answer),
+        finish_reason=gen.finish_reason,
+        truncated_in_reasoning=gen.truncated_in_reasoning,
+        empty_answer=not gen.response.removeprefix(ANSWER_CUE).strip(),
+        budget_violation=limit >= 0 and gen.reasoning_tokens > limit * (1 + VIOLATION_TOLERANCE),
+        latency_s=gen.latency_s,
+        retries=gen.retries,
+        created_at=time.time(),
+    )
+
+
+async def execute_trial(engine: Engine, trial: Trial, plan: Plan, run: str) -> Record:
+    """Run one trial end to end and build its Record (errors become records)."""
+    started = time.perf_counter()
+    try:
+        gen = await generate(engine, trial)
+    except Exception as exc:  # any failure of one trial is data, not a crash
+        return error_record(trial, run, engine, exc, time.perf_counter() - started)
+    return scored_record(trial, run, gen, plan)
+
+
+async def execute_group(
+    engine: Engine, trials: list[Trial], plan: Plan, run: str, *, prefix_sharing: bool
+) -> list[Record]:
+    """Run trials that share a question (largest budget first, so caches are reused).
+
+    Plain forced caps share one thinking trace when ``prefix_sharing`` is on.
+    """
+    shared = [t for t in trials if t.budget.mode is BudgetMode.FORCED]
+    if prefix_sharing and can_share(shared):
+        started = time.perf_counter()
+        try:
+            gens = await forced_sweep(engine, shared)
+        except Exception as exc:
+            elapsed = time.perf_counter() - started
+            records = [error_record(t, run, engine, exc, elapsed) for t in shared]
+        else:
+            records = [scored_record(t, run, g, plan) for t, g in zip(shared, gens, strict=True)]
+        rest = [t for t in trials if t not in shared]
+    else:
+        records, rest = [], trials
+    for trial in rest:
+        records.append(await execute_trial(engine, trial, plan, run))
+    return records
+
+
+def pending_trials(plan: Plan, store: Store) -> list[Trial]:
+    """Trials without a successful stored record, in plan order."""
+    done = store.successful_trial_ids()
+    return [t for t in plan.trials if t.trial_id not in done]
+
+
+async def run_plan(
+    plan: Plan,
+    engines: dict[str, Engine],
+    store: Store,
+    run: str,
+    *,
+    on_record: Callable[[Record], None] | None = None,
+    prefix_sharing: bool = True,
+) -> RunStats:
+    """Run every pending trial of ``plan``; each record is committed as it finishes.
+
+    Trials of one question (same sample, model and sample index) form a group that one
+    worker runs in order, so consecutive requests share a prompt prefix and land on the
+    same server slot; different groups run concurrently.
+    """
+    todo = pending_trials(plan, store)
+    stats = RunStats(planned=len(plan.trials), skipped=len(plan.trials) - len(todo))
+    groups: dict[tuple[str, str, str, int], list[Trial]] = {}
+    for trial in todo:
+        key = (trial.sample.task, trial.sample.id, trial.model, trial.sample_index)
+        groups.setdefault(key, []).append(trial)
+    queue: asyncio.Queue[list[Trial]] = asyncio.Queue()
+    for group in groups.values():
+        queue.put_nowait(group)
+    generated_before = sum(e.generated_tokens for e in engines.values())
+    started = time.perf_counter()
+
+    async def worker() -> None:
+        while True:
+            try:
+                group = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            engine = engines[group[0].model]
+            records = await execute_group(engine, group, plan, run, prefix_sharing=prefix_sharing)
+            for record in records:
+                # sqlite writes are fast and synchronous: doing them on the loop keeps one
+                # writer and one transaction per finished trial.
+                store.put(record)
+                stats.done += 1
+                stats.errors += record.error is not None
+                if on_record is not None:
+                    on_record(record)
+
+    # Enough workers to keep every engine's request slots busy; engines cap in-flight calls.
+    n_workers = max(1, sum(getattr(e, "concurrency", 1) for e in engines.values()))
+    try:
+        await asyncio.gather(*(worker() for _ in range(n_workers)))
+    finally:
+        stats.wall_s = time.perf_counter() - started
+        stats.generated_tokens = (
+            sum(e.generated_tokens for e in engines.values()) - generated_before
+        )
+    return stats

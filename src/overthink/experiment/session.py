@@ -1,0 +1,112 @@
+"""One experiment from config to stored records: validate, start engines, run, summarise.
+
+Everything that can fail on bad input (tasks, knobs, budgets, model names, an unreachable
+server, a budget mode an engine cannot enforce) fails *before* the run folder is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from overthink import __version__
+from overthink.core import Record
+from overthink.engines import Engine, EngineOptions, make_engine, validate_model_name
+from overthink.experiment.config import ExperimentConfig
+from overthink.experiment.plan import Plan, make_plan
+from overthink.experiment.runner import RunStats, run_plan
+from overthink.experiment.store import STORE_FILE, Store
+from overthink.reasoning import check_supported
+
+__all__ = ["PreparedRun", "execute", "prepare_run"]
+
+
+@dataclass
+class PreparedRun:
+    """A validated experiment with its engines started, ready to write its folder."""
+
+    config: ExperimentConfig
+    plan: Plan
+    engines: dict[str, Engine]
+    run_dir: Path
+    name: str
+
+
+def engine_options(config: ExperimentConfig) -> EngineOptions:
+    """Engine settings from a config."""
+    return EngineOptions(
+        base_url=config.base_url,
+        concurrency=config.concurrency,
+        deterministic=config.deterministic,
+        max_retries=config.max_retries,
+    )
+
+
+async def prepare_run(config: ExperimentConfig) -> PreparedRun:
+    """Validate everything and start the engines; writes nothing to disk."""
+    plan = make_plan(config)
+    options = engine_options(config)
+    for model in config.models:
+        validate_model_name(model, options)
+    engines: dict[str, Engine] = {}
+    try:
+        for model in config.models:
+            engine = make_engine(model, options)
+            engines[model] = engine
+            await engine.check()
+            for budget in plan.budgets:
+                check_supported(engine, budget.mode)
+    except BaseException:
+        await asyncio.gather(*(e.aclose() for e in engines.values()))
+        raise
+    return PreparedRun(config, plan, engines, config.run_dir(), config.run_name())
+
+
+async def execute(
+    prepared: PreparedRun, *, on_record: Callable[[Record], None] | None = None
+) -> RunStats:
+    """Create/reopen the run folder and run every pending trial."""
+    run_dir = prepared.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(
+        yaml.safe_dump(prepared.config.model_dump(mode="json"), sort_keys=False)
+    )
+    with Store(run_dir / STORE_FILE) as store:
+        manifest = store.get_meta("manifest") or {}
+        manifest.update(
+            {
+                "name": prepared.name,
+                "tool_version": __version__,
+                "models": list(prepared.engines),
+                "engines": {m: e.describe() for m, e in prepared.engines.items()},
+                "tasks": [t.name for t in prepared.config.tasks],
+                "budgets": [b.label for b in prepared.plan.budgets],
+                "trials": len(prepared.plan.trials),
+                "config": prepared.config.model_dump(mode="json"),
+            }
+        )
+        manifest.setdefault("started_at", time.time())
+        store.set_meta("manifest", manifest)
+        try:
+            stats = await run_plan(
+                prepared.plan,
+                prepared.engines,
+                store,
+                prepared.name,
+                on_record=on_record,
+                prefix_sharing=prepared.config.prefix_sharing,
+            )
+        finally:
+            await asyncio.gather(*(e.aclose() for e in prepared.engines.values()))
+        manifest["finished_at"] = time.time()
+        manifest["wall_s"] = float(manifest.get("wall_s", 0.0)) + stats.wall_s
+        manifest["generated_tokens"] = (
+            int(manifest.get("generated_tokens", 0)) + stats.generated_tokens
+        )
+        store.set_meta("manifest", manifest)
+    return stats

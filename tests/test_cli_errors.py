@@ -1,0 +1,71 @@
+"""Bad input: one clear line on stderr, exit code 2, no traceback, no run folder left."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+OVERTHINK = [sys.executable, "-m", "overthink"]
+
+
+def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [*OVERTHINK, *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+CASES = {
+    "unknown task": (["run", "--task", "nope"], "unknown task 'nope'"),
+    "unknown model": (["run", "--model", "gpt-7"], "unknown model 'gpt-7'"),
+    "bad budget": (["run", "--budgets", "0,abc"], "budgets"),
+    "unknown knob": (["run", "-T", "colour=1"], "colour"),
+    "bad knob level": (["run", "-T", "distractors=many"], "distractors"),
+    "missing gguf": (["run", "--model", "llamacpp/nowhere.gguf"], "does not exist"),
+    "openai-api without url": (["run", "--model", "openai-api/x"], "--base-url"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_exits_2_with_one_line(case: str, tmp_path: Path) -> None:
+    args, needle = CASES[case]
+    proc = _run([*args, "--out", "out"], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreachable_base_url(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    proc = _run(["run", "--model", "openai-api/m", "--base-url", url, "--out", "out"], tmp_path)
+    assert proc.returncode == 2
+    assert "cannot reach model server" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_malformed_config(tmp_path: Path) -> None:
+    (tmp_path / "exp.yaml").write_text("samples: 2\nmodles: [embedded]\n")
+    proc = _run(["run", "--config", "exp.yaml", "--out", "out"], tmp_path)
+    assert proc.returncode == 2
+    assert "unknown key 'modles'" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_of_a_missing_run(tmp_path: Path) -> None:
+    proc = _run(["export", "nowhere"], tmp_path)
+    assert proc.returncode == 2
+    assert "not a run folder" in proc.stderr

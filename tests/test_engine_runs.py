@@ -1,0 +1,150 @@
+"""End-to-end runs on the real embedded SmolLM2 (one shared server per session)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import by_trial, run_experiment
+from overthink.engines.embedded import EmbeddedServer
+
+pytestmark = pytest.mark.engine
+
+SMALL = {"tasks": [{"name": "misleading_math", "knobs": {"distractors": [0, 3]}}], "samples": 2}
+
+
+def test_forced_caps_are_honoured(embedded_server: EmbeddedServer, tmp_path: Path) -> None:
+    _, stats, records = run_experiment(tmp_path / "r", budgets="0,8,24", **SMALL)
+    assert stats.errors == 0 and len(records) == 12
+    for r in records:
+        assert r.error is None
+        assert 0 <= r.reasoning_tokens <= r.budget_tokens
+        assert r.resolved["reasoning_cap"] == r.budget_tokens
+        assert not r.budget_violation
+        assert r.response.startswith("Final answer:")
+    assert all(r.reasoning_tokens == 0 and r.reasoning == "" for r in records if r.budget_tokens == 0)
+    # An 8-token cap is always hit by this model, and reported as a cut inside thinking.
+    assert all(r.truncated_in_reasoning for r in records if r.budget_tokens == 8)
+
+
+def test_wait_extension_stays_within_the_cap(
+    embedded_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    _, _, records = run_experiment(
+        tmp_path / "r", budgets="24,48", min_tokens=40, max_waits=3, **SMALL
+    )
+    assert records and all(r.error is None for r in records)
+    for r in records:
+        assert r.reasoning_tokens <= r.budget_tokens
+        assert r.resolved["prefix_shared"] is False if "prefix_shared" in r.resolved else True
+        if r.resolved["waits_used"]:
+            assert "Wait" in r.reasoning
+    # SmolLM2 often ends its thinking early; the minimum makes it continue with "Wait".
+    assert any(r.resolved["waits_used"] > 0 for r in records)
+
+
+def test_same_config_and_seed_give_identical_records(
+    embedded_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    kwargs = {**SMALL, "budgets": "0,16", "deterministic": True}
+    _, _, first = run_experiment(tmp_path / "a", **kwargs)
+    _, _, second = run_experiment(tmp_path / "b", **kwargs)
+    a, b = by_trial(first), by_trial(second)
+    assert a.keys() == b.keys() and len(a) == 8
+    fields = ("reasoning", "response", "answer", "score", "reasoning_tokens", "answer_tokens")
+    for tid in a:
+        assert [getattr(a[tid], f) for f in fields] == [getattr(b[tid], f) for f in fields]
+        assert a[tid].resolved["deterministic"] is True
+        assert a[tid].resolved["answer_request"]["cache_prompt"] is False
+
+
+def test_prefix_shared_sweep_equals_separate_runs(
+    embedded_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    kwargs = {
+        "tasks": [{"name": "misleading_math", "knobs": {"distractors": [1, 3]}}],
+        "samples": 3,
+        "budgets": "0,8,16,32",
+        "deterministic": True,
+    }
+    _, shared_stats, shared = run_experiment(tmp_path / "shared", **kwargs)
+    _, separate_stats, separate = run_experiment(
+        tmp_path / "separate", prefix_sharing=False, **kwargs
+    )
+    s, p = by_trial(shared), by_trial(separate)
+    assert s.keys() == p.keys() and len(s) == 24
+    for tid in s:
+        assert s[tid].resolved["prefix_shared"] is True
+        assert "prefix_shared" not in p[tid].resolved
+        assert s[tid].reasoning == p[tid].reasoning
+        assert s[tid].response == p[tid].response
+        assert s[tid].reasoning_tokens == p[tid].reasoning_tokens
+    # One trace per question instead of one per budget.
+    assert shared_stats.generated_tokens < separate_stats.generated_tokens
+
+
+def test_export_prints_the_public_fields(embedded_server: EmbeddedServer, tmp_path: Path) -> None:
+    run_experiment(tmp_path / "r", budgets="4", **SMALL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "overthink", "export", str(tmp_path / "r"), "--format", "jsonl"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 4
+    required = {
+        "run", "trial_id", "task", "sample_id", "model", "budget_mode", "budget_tokens",
+        "resolved", "sample_index", "seed", "prompt_tokens", "reasoning_tokens",
+        "answer_tokens", "reasoning", "response", "answer", "target", "score", "meta",
+        "finish_reason", "truncated_in_reasoning", "latency_s", "error",
+    }  # fmt: skip
+    for row in rows:
+        assert required <= row.keys()
+        assert row["meta"]["distractors"] in (0, 3)
+        assert row["prompt_tokens"] > 0
+
+
+def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    import sqlite3
+    import time
+
+    out = tmp_path / "run"
+    args = [
+        sys.executable, "-m", "overthink", "run", "--samples", "3", "--budgets", "0,16,32",
+        "-T", "distractors=0,1", "--out", str(out), "--no-report", "--concurrency", "2",
+    ]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    db = out / "store.sqlite"
+    stored = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM records").fetchone()[0]
+            except sqlite3.OperationalError:
+                stored = 0
+            if stored >= 4:
+                break
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL: no cleanup, no chance to flush anything
+    proc.wait()
+    assert 0 < stored < 18, "the run should be killed part-way"
+    before = {
+        row[0]: row[1]
+        for row in sqlite3.connect(db).execute("SELECT trial_id, data FROM records")
+    }
+    assert len(before) >= stored
+
+    resumed = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(before)} already stored" in resumed.stderr.replace("\n", " ")
+    after = dict(sqlite3.connect(db).execute("SELECT trial_id, data FROM records").fetchall())
+    assert len(after) == 18
+    for tid, data in before.items():
+        assert after[tid] == data  # finished work is never redone or rewritten
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
