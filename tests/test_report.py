@@ -7,6 +7,7 @@ analysis contract's columns), so they do not depend on the analysis numbers.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -441,6 +442,9 @@ READY = "document.body && document.body.getAttribute('data-ready') === '1'"
 @pytest.fixture(scope="module")
 def page(report: Path) -> Iterator[Page]:
     if chromium_path() is None:
+        # CI sets this so that a broken browser install fails instead of skipping quietly.
+        if os.environ.get("OVERTHINK_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"OVERTHINK_REQUIRE_BROWSER=1 but no Chromium: {INSTALL_HINT}")
         pytest.skip(f"headless Chromium not found: {INSTALL_HINT}")
     with headless_chromium(report.resolve().as_uri(), ready=READY) as page:
         yield page

@@ -19,7 +19,11 @@ def report(
     run_dir: Annotated[Path, typer.Argument(help="Run folder (holds store.sqlite).")],
     by: Annotated[
         str | None,
-        typer.Option("--by", help="Meta key to use as the knob axis (default: the task's knob)."),
+        typer.Option(
+            "--by",
+            help="Knob to break each task down by (e.g. distractors); default: each task's "
+            "knobs; 'all' pools the levels.",
+        ),
     ] = None,
     cost: Annotated[
         str,
