@@ -154,4 +154,5 @@ class EmbeddedEngine(OpenAICompatEngine):
             "gguf": self.server.model_path.name,
             "slots": self.server.slots,
             "ctx_per_slot": self.server.ctx_per_slot,
+            "startup_s": round(self.server.startup_s, 3),
         }
