@@ -91,3 +91,15 @@ def test_rng_for_is_stable_per_key() -> None:
     b = rng_for(0, "task", "model").random(3)
     c = rng_for(0, "task", "other").random(3)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_single_threaded_blas_restores_the_setting() -> None:
+    from overthink.analysis._blas import _controls, _loaded_openblas, single_threaded_blas
+
+    controls = [c for c in (_controls(p) for p in _loaded_openblas()) if c is not None]
+    before = [get() for _, get in controls]
+    with single_threaded_blas():
+        assert all(get() == 1 for _, get in controls)
+        a = np.arange(12.0).reshape(3, 4)
+        assert np.allclose(a @ a.T, np.einsum("ij,kj->ik", a, a))
+    assert [get() for _, get in controls] == before

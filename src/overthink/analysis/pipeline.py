@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from overthink.analysis._blas import single_threaded_blas
 from overthink.analysis.cost import COST_AXES, DEFAULT_INTENSITY, ModelShape, price_for, shape_for
 from overthink.analysis.cube import CUBE_COLUMNS, SLOPE_COLUMNS, group_cube
 from overthink.analysis.curves import CURVE_COLUMNS, CurveFit, group_curves
 from overthink.analysis.frame import DERIVED_COLUMNS, load_run, prepare
-from overthink.analysis.groups import iter_groups, resolve_knobs
+from overthink.analysis.groups import Group, iter_groups, resolve_knobs
 from overthink.analysis.natural import BIN_COLUMNS, NATURAL_MODE, RANK_COLUMNS, group_natural
 from overthink.analysis.pareto import CHEAPEST_COLUMNS, PARETO_COLUMNS, cheapest, pareto
 from overthink.analysis.pools import POOL_COLUMNS, PoolCosts, group_pools
@@ -91,29 +92,80 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)[columns]
 
 
-def _record_warnings(single: pd.DataFrame) -> list[str]:
+_CHECKS = (
+    ("failed", "errored (excluded from every metric)"),
+    ("parse_failure", "had no parseable answer"),
+    ("truncated_in_reasoning", "were cut off inside their reasoning"),
+    ("budget_violation", "exceeded their budget by more than 10 %"),
+    ("empty_answer", "had an empty answer"),
+)
+
+
+def _group_warnings(group: Group) -> list[str]:
+    n = len(group.arrays["failed"])
     out = []
-    for (task, model), sub in single.groupby(["task", "model"], sort=True):
-        n = len(sub)
-        checks = (
-            ("errored (excluded from every metric)", int(sub["failed"].sum())),
-            ("had no parseable answer", int(sub["parse_failure"].sum())),
-            (
-                "were cut off inside their reasoning",
-                int(sub["truncated_in_reasoning"].fillna(False).astype(bool).sum()),
-            ),
-            (
-                "exceeded their budget by more than 10 %",
-                int(sub["budget_violation"].fillna(False).astype(bool).sum()),
-            ),
-            ("had an empty answer", int(sub["empty_answer"].fillna(False).astype(bool).sum())),
-        )
-        for what, count in checks:
-            if count:
-                out.append(
-                    f"{task} / {model}: {count} of {n} records {what} ({100.0 * count / n:.1f} %)"
-                )
+    for column, what in _CHECKS:
+        count = int(group.arrays[column].sum())
+        if count:
+            share = 100.0 * count / n
+            out.append(
+                f"{group.task} / {group.model}: {count} of {n} records {what} ({share:.1f} %)"
+            )
     return out
+
+
+@dataclass
+class _Rows:
+    """Rows accumulated over the groups, one list per output table."""
+
+    curves: list[dict[str, Any]] = field(default_factory=list)
+    ranks: list[dict[str, Any]] = field(default_factory=list)
+    bins: list[dict[str, Any]] = field(default_factory=list)
+    cube: list[dict[str, Any]] = field(default_factory=list)
+    slopes: list[dict[str, Any]] = field(default_factory=list)
+    pools: list[dict[str, Any]] = field(default_factory=list)
+    fits: list[CurveFit] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _analyse_group(
+    group: Group,
+    rows: _Rows,
+    *,
+    cost: str,
+    prices: Mapping[str, float] | None,
+    shapes: Mapping[str, ModelShape] | None,
+    intensity: float,
+    n_bins: int,
+    seed: int,
+) -> None:
+    rows.warnings.extend(_group_warnings(group))
+    curves, fits = group_curves(group)
+    rows.curves.extend(curves)
+    ranks, bins, natural_fits = group_natural(group, n_bins=n_bins)
+    rows.ranks.extend(ranks)
+    rows.bins.extend(bins)
+    # A natural run is one "budget": its verdict comes from the length ranks instead.
+    rows.fits.extend(f for f in fits if f.key["budget_mode"] != NATURAL_MODE)
+    rows.fits.extend(natural_fits)
+    cube, slopes = group_cube(group, n_bins=n_bins)
+    rows.cube.extend(cube)
+    rows.slopes.extend(slopes)
+    price = price_for(group.model, prices)
+    shape = shape_for(group.model, shapes)
+    if cost == "usd" and price is None:
+        rows.warnings.append(
+            f"{group.model}: no price known; pass prices={{'{group.model}': usd_per_mtok}}"
+        )
+    if cost == "eflops" and shape is None:
+        rows.warnings.append(f"{group.model}: no model shape known for eFLOPs; pass shapes=")
+    rows.pools.extend(
+        group_pools(
+            group,
+            PoolCosts(price=price, shape=shape, intensity=intensity),
+            seed_rng=rng_for(seed, "pools", group.task, group.model),
+        )
+    )
 
 
 def _as_frame(df: pd.DataFrame | str | Path) -> pd.DataFrame:
@@ -151,14 +203,15 @@ def scaling_verdicts(
     single, _, question_codes = _split(frame)
     rows: list[dict[str, Any]] = []
     fits: list[CurveFit] = []
-    for group in iter_groups(
-        single, knobs, n_boot=n_boot, seed=seed, question_codes=question_codes
-    ):
-        group_rows, group_fits = group_curves(group)
-        rows.extend(group_rows)
-        fits.extend(f for f in group_fits if f.key["budget_mode"] != NATURAL_MODE)
-        fits.extend(group_natural(group)[2])
-    table = verdicts(fits, alpha=alpha, adjust=adjust) if fits else _empty(VERDICT_COLUMNS)
+    with single_threaded_blas():
+        for group in iter_groups(
+            single, knobs, n_boot=n_boot, seed=seed, question_codes=question_codes
+        ):
+            group_rows, group_fits = group_curves(group)
+            rows.extend(group_rows)
+            fits.extend(f for f in group_fits if f.key["budget_mode"] != NATURAL_MODE)
+            fits.extend(group_natural(group)[2])
+        table = verdicts(fits, alpha=alpha, adjust=adjust) if fits else _empty(VERDICT_COLUMNS)
     return _frame(rows, CURVE_COLUMNS), table
 
 
@@ -207,61 +260,33 @@ def analyze(
     }  # fmt: skip
     knobs = resolve_knobs(frame, by) if len(frame) else {}
     single, strategy_records, question_codes = _split(frame)
-    warnings = _record_warnings(single) if len(single) else []
-
-    curve_rows: list[dict[str, Any]] = []
-    rank_rows: list[dict[str, Any]] = []
-    bin_rows: list[dict[str, Any]] = []
-    cube_rows: list[dict[str, Any]] = []
-    slope_rows: list[dict[str, Any]] = []
-    pool_rows: list[dict[str, Any]] = []
-    fits: list[CurveFit] = []
-    for group in iter_groups(
-        single, knobs, n_boot=n_boot, seed=seed, question_codes=question_codes
-    ):
-        rows, group_fits = group_curves(group)
-        curve_rows.extend(rows)
-        ranks, bins, natural_fits = group_natural(group, n_bins=n_bins)
-        rank_rows.extend(ranks)
-        bin_rows.extend(bins)
-        # A natural run is one "budget": its verdict comes from the length ranks instead.
-        fits.extend(f for f in group_fits if f.key["budget_mode"] != NATURAL_MODE)
-        fits.extend(natural_fits)
-        c_rows, s_rows = group_cube(group, n_bins=n_bins)
-        cube_rows.extend(c_rows)
-        slope_rows.extend(s_rows)
-        price = price_for(group.model, prices)
-        shape = shape_for(group.model, shapes)
-        if cost == "usd" and price is None:
-            warnings.append(
-                f"{group.model}: no price known; pass prices={{'{group.model}': usd_per_mtok}}"
-            )
-        if cost == "eflops" and shape is None:
-            warnings.append(f"{group.model}: no model shape known for eFLOPs; pass shapes=")
-        pool_rows.extend(
-            group_pools(
-                group,
-                PoolCosts(price=price, shape=shape, intensity=intensity),
-                seed_rng=rng_for(seed, "pools", group.task, group.model),
-            )
-        )
-
-    pools = _frame(pool_rows, POOL_COLUMNS)
-    front = pareto(
-        pools, strategy_records, cost=cost, prices=prices, shapes=shapes, intensity=intensity,
-        n_boot=n_boot, seed=seed,
-    )  # fmt: skip
-    best = cheapest(front, target_metric) if len(front) else _empty(CHEAPEST_COLUMNS)
+    rows = _Rows()
+    with single_threaded_blas():
+        for group in iter_groups(
+            single, knobs, n_boot=n_boot, seed=seed, question_codes=question_codes
+        ):
+            _analyse_group(
+                group, rows, cost=cost, prices=prices, shapes=shapes, intensity=intensity,
+                n_bins=n_bins, seed=seed,
+            )  # fmt: skip
+        pools = _frame(rows.pools, POOL_COLUMNS)
+        front = pareto(
+            pools, strategy_records, cost=cost, prices=prices, shapes=shapes,
+            intensity=intensity, n_boot=n_boot, seed=seed,
+        )  # fmt: skip
+        best = cheapest(front, target_metric) if len(front) else _empty(CHEAPEST_COLUMNS)
+        verdict_table = verdicts(rows.fits, alpha=alpha) if rows.fits else _empty(VERDICT_COLUMNS)
+    warnings = rows.warnings
     if target_metric is not None:
         for task in sorted(set(front["task"]) - set(best["task"])):
             warnings.append(f"{task}: no configuration reaches the target metric {target_metric:g}")
     return Analysis(
-        curves=_frame(curve_rows, CURVE_COLUMNS),
-        verdicts=verdicts(fits, alpha=alpha) if fits else _empty(VERDICT_COLUMNS),
-        natural_rank=_frame(rank_rows, RANK_COLUMNS),
-        natural_bins=_frame(bin_rows, BIN_COLUMNS),
-        cube=_frame(cube_rows, CUBE_COLUMNS),
-        cube_slopes=_frame(slope_rows, SLOPE_COLUMNS),
+        curves=_frame(rows.curves, CURVE_COLUMNS),
+        verdicts=verdict_table,
+        natural_rank=_frame(rows.ranks, RANK_COLUMNS),
+        natural_bins=_frame(rows.bins, BIN_COLUMNS),
+        cube=_frame(rows.cube, CUBE_COLUMNS),
+        cube_slopes=_frame(rows.slopes, SLOPE_COLUMNS),
         pools=pools,
         pareto=front if len(front) else _empty(PARETO_COLUMNS),
         cheapest=best,

@@ -186,7 +186,7 @@ def _vote_block(
     # so max/compare/sum over classes are cheap elementwise passes.
     onehot = (ids[None, :, :] == np.arange(m)[:, None, None]) * weights[None, :, :]
     onehot = onehot.astype(np.float32)
-    cls_vals = class_values.T.astype(np.float64)  # (m, P)
+    cls_vals = class_values.T.astype(np.float32)  # (m, P)
     for k in range(1, k_max + 1):
         if k > n:
             exact.append(True)
@@ -202,17 +202,22 @@ def _vote_block(
             tallies = (onehot[:, start:stop].reshape(m * rows, n) @ mat_t).reshape(m, rows, n_sub)
             top = tallies.max(axis=0)
             # Float weights: sums within a relative 1e-6 count as tied (float32 tallies).
-            cut = top - 1e-6 * np.maximum(1.0, top)
-            n_win = np.zeros((rows, n_sub), dtype=np.int32)
-            won = np.zeros((rows, n_sub))
+            cut = top - np.float32(1e-6) * np.maximum(np.float32(1.0), top)
+            # float32 accumulators updated in place: this loop is the hot spot of pools.
+            n_win = np.zeros((rows, n_sub), dtype=np.float32)
+            won = np.zeros((rows, n_sub), dtype=np.float32)
+            win = np.empty((rows, n_sub), dtype=bool)
             for c in range(m):
-                win = tallies[c] >= cut
-                n_win += win
-                won += win * cls_vals[c, start:stop, None]
+                np.greater_equal(tallies[c], cut, out=win)
+                np.add(n_win, win, out=n_win)
+                np.add(won, win * cls_vals[c, start:stop, None], out=won)
+            # The top class always passes its own cut, so n_win >= 1.
+            value = won / n_win
             voted = top > 0
-            value = np.where(voted, won / np.maximum(n_win, 1), abstain_value)
-            exp[start:stop, k - 1] = value.mean(axis=1)
-            tie[start:stop, k - 1] = (voted & (n_win > 1)).mean(axis=1)
+            if not voted.all():  # subsets with no vote at all (unparsed or zero weight)
+                value = np.where(voted, value, np.float32(abstain_value))
+            exp[start:stop, k - 1] = value.mean(axis=1, dtype=np.float64)
+            tie[start:stop, k - 1] = ((n_win > 1) & voted).mean(axis=1, dtype=np.float64)
     return exp, tie, exact
 
 
@@ -383,7 +388,7 @@ def group_pools(
         out[qidx_of[sel], g_cell[sel]] = filled[sel]
         return out
 
-    per_stratum = group.collect(build, single=group.family != "regression")
+    per_stratum = group.collect(build)
     metric_name = metric_names(group.family)[0]
     rows: list[dict[str, Any]] = []
     for level in group.levels:

@@ -138,20 +138,46 @@ def bh_adjust(p: FloatArray) -> FloatArray:
     return out
 
 
-def average_ranks(values: FloatArray) -> FloatArray:
-    """1-based ranks with ties averaged (as ``scipy.stats.rankdata``), in O(n + u log u).
+def _small_int_codes(values: FloatArray) -> IntArray | None:
+    """The values as non-negative ints when they are (0/1 scores, point indices), else None."""
+    if values.size == 0:
+        return None
+    lo, hi = values.min(), values.max()
+    if lo < 0 or hi > 4 * values.size + 1024:
+        return None
+    as_int = values.astype(np.int64)
+    return as_int if np.array_equal(as_int, values) else None
 
-    Scores and budget positions take few distinct values, so hashing them and sorting
-    only the distinct values beats sorting every record.
+
+def average_ranks(values: FloatArray) -> FloatArray:
+    """1-based ranks with ties averaged (as ``scipy.stats.rankdata``), in linear time.
+
+    Scores and budget positions take few distinct values: small non-negative integers are
+    counted with ``bincount``; anything else is hashed and only its distinct values sorted.
     """
-    codes, uniques = pd.factorize(np.asarray(values, dtype=float))
+    values = np.asarray(values, dtype=float)
+    ints = _small_int_codes(values)
+    if ints is not None:
+        counts = np.bincount(ints)
+        ends = np.cumsum(counts)
+        return np.asarray((ends - (counts - 1) / 2.0)[ints], dtype=float)
+    codes, uniques = pd.factorize(values)
     order = np.argsort(uniques, kind="stable")
     counts = np.bincount(codes, minlength=len(uniques))[order]
     ends = np.cumsum(counts)
-    rank_sorted = ends - (counts - 1) / 2.0
     rank_of_unique = np.empty(len(uniques))
-    rank_of_unique[order] = rank_sorted
+    rank_of_unique[order] = ends - (counts - 1) / 2.0
     return np.asarray(rank_of_unique[codes], dtype=float)
+
+
+def _cluster_codes(cluster: Any) -> tuple[IntArray, int]:
+    """Dense-enough integer cluster ids and the number of distinct clusters."""
+    arr = np.asarray(cluster)
+    if arr.dtype.kind in "iu" and arr.size and arr.min() >= 0 and arr.max() < 4 * arr.size + 1024:
+        present = np.bincount(arr) > 0
+        return arr.astype(np.int64), int(present.sum())
+    codes = pd.factorize(arr)[0].astype(np.int64)
+    return codes, int(codes.max()) + 1 if codes.size else 0
 
 
 def cluster_rank_test(x: FloatArray, y: FloatArray, cluster: IntArray) -> tuple[float, float]:
@@ -183,11 +209,10 @@ def cluster_rank_test(x: FloatArray, y: FloatArray, cluster: IntArray) -> tuple[
     rho = float(u @ v) / np.sqrt(suu * svv)
     b = float(u @ v) / suu
     resid = v - b * u
-    codes = pd.factorize(cl)[0]
-    g = int(codes.max()) + 1
+    codes, g = _cluster_codes(cl)
     if g < 2:
         return float(rho), float("nan")
-    score = np.bincount(codes, weights=u * resid, minlength=g)
+    score = np.bincount(codes, weights=u * resid)
     var_b = (g / (g - 1)) * float(score @ score) / suu**2
     if var_b <= 0.0:
         return float(rho), 0.0 if b != 0 else 1.0
@@ -217,13 +242,10 @@ def cluster_quadratic_test(x: FloatArray, y: FloatArray, cluster: IntArray) -> t
     bread = np.linalg.pinv(design.T @ design)
     beta = bread @ (design.T @ y)
     resid = y - design @ beta
-    codes = pd.factorize(cl)[0]
-    g = int(codes.max()) + 1
+    codes, g = _cluster_codes(cl)
     if g < 2:
         return float(beta[2]), float("nan")
-    scores = np.column_stack(
-        [np.bincount(codes, weights=design[:, j] * resid, minlength=g) for j in range(3)]
-    )
+    scores = np.column_stack([np.bincount(codes, weights=design[:, j] * resid) for j in range(3)])
     cov = bread @ (scores.T @ scores) @ bread * (g / (g - 1)) * ((n - 1) / (n - 3))
     var_c = float(cov[2, 2])
     if var_c <= 0.0:

@@ -96,14 +96,17 @@ def _measure(fit: CurveFit) -> dict[str, Any]:
     low, high = percentile_ci(boot_slope[:, None])
     row["slope_low"], row["slope_high"] = float(low[0]), float(high[0])
     ok = fit.rec_point >= 0
-    rho, p = cluster_rank_test(fit.x[fit.rec_point[ok]], fit.rec_value[ok], fit.rec_cluster[ok])
+    # Rank records by their point's length; integer point ranks keep the rank test linear.
+    _, x_rank = np.unique(fit.x, return_inverse=True)
+    x_rec = x_rank.ravel()[fit.rec_point[ok]].astype(float)
+    rho, p = cluster_rank_test(x_rec, fit.rec_value[ok], fit.rec_cluster[ok])
     row["rho"], row["p_value"] = rho, p
     tests = [p]
     if n_points >= 3:
         lx_rec = np.log2(1.0 + fit.x[fit.rec_point[ok]])
         y_rec = fit.rec_value[ok] ** 2 if fit.key["metric_name"] == "rmse" else fit.rec_value[ok]
         _, t = cluster_quadratic_test(lx_rec, y_rec, fit.rec_cluster[ok])
-        g = len(pd.unique(fit.rec_cluster[ok]))
+        g = row["n_questions"]
         if np.isfinite(t) and g >= 2:
             # One-sided: only bending towards *worse* (an inverted U in "better") counts.
             row["p_peak"] = float(sps.t.cdf(sign * t, df=g - 1))
