@@ -11,6 +11,7 @@ from overthink.errors import OverthinkError
 
 # Command modules register themselves on ``app`` when imported.
 from overthink.cli import run as _run  # noqa: F401  # isort: skip
+from overthink.cli import analyze as _analyze  # noqa: F401  # isort: skip
 from overthink.cli import export as _export  # noqa: F401  # isort: skip
 from overthink.cli import report as _report  # noqa: F401  # isort: skip
 from overthink.cli import tasks as _tasks  # noqa: F401  # isort: skip
