@@ -28,10 +28,12 @@ from overthink.report._synthetic import (
     SyntheticAnalysis,
     synthetic_analysis,
     synthetic_records,
+    synthetic_rows,
     write_synthetic_run,
 )
 from overthink.report.browser_data import (
     FIELDS,
+    FLAG_WHOLE,
     STATUS,
     browser_data,
     choose_cap,
@@ -299,6 +301,8 @@ def test_shorten_keeps_head_and_tail_and_says_what_was_left_out() -> None:
     assert "characters cut" in short and "[… 9,608 characters cut …]" in short
     assert len(short) < 400 + 40
     assert shorten("short", 400) == "short"
+    barely = "y" * 410  # cutting would add a note longer than what it removes
+    assert shorten(barely, 400) == barely
 
 
 def test_browser_data_fits_its_byte_budget_by_shortening_long_texts(
@@ -306,12 +310,38 @@ def test_browser_data_fits_its_byte_budget_by_shortening_long_texts(
 ) -> None:
     full = browser_data(records)
     assert full.cap is None and full.shortened == 0
+    assert all(f & FLAG_WHOLE for f in full.payload["columns"]["flags"])
     budget = len(full.json.encode()) // 2
     small = browser_data(records, max_bytes=budget)
     assert len(small.json.encode()) <= budget
     assert small.cap is not None and small.shortened > 0
     assert len(small.payload["columns"]["reasoning"]) == len(records)  # nobody dropped
     assert json.loads(small.json) == small.payload
+
+
+def test_every_cell_keeps_a_few_records_more_readable() -> None:
+    records = pd.DataFrame(synthetic_rows(3000))  # big enough that most records get cut
+    small = browser_data(records, max_bytes=len(browser_data(records).json.encode()) // 4)
+    cols, tables = small.payload["columns"], small.payload["tables"]
+    assert small.cap is not None and small.priority_cap is not None
+    assert small.priority_cap > 4 * small.cap
+    frame = pd.DataFrame(
+        {
+            "cell": [
+                (tables["task"][t], tables["budget"][b], s)
+                for t, b, s in zip(cols["task"], cols["budget"], cols["status"], strict=True)
+            ],
+            "full": records["reasoning"].str.len(),
+            "shown": [len(r) for r in cols["reasoning"]],
+        }
+    )
+    # The first records of each (task, budget, outcome) show up to the priority cap...
+    first = frame.groupby("cell").head(4)
+    assert (first["shown"] >= first["full"].clip(upper=small.priority_cap)).all()
+    # ...and the rest no more than the low cap (plus the note saying what was cut).
+    rest = frame.drop(first.index)
+    assert (rest["shown"] <= small.cap + 40).all()
+    assert (rest["full"] > small.cap + 40).mean() > 0.5  # the budget really was tight
 
 
 # ---- plots ----------------------------------------------------------------------------

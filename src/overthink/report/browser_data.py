@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,11 @@ DEFAULT_MAX_BYTES = 15_000_000
 """Size of the sample browser's JSON when the caller gives no budget."""
 
 _MIN_CAP = 80
+# The first few records of each (task, model, budget, outcome) keep up to this many
+# characters per text, from at most this share of the budget.
+_PRIORITY_PER_GROUP = 4
+_PRIORITY_CAP = 10_000
+_PRIORITY_SHARE = 0.2
 # The tail of a reasoning trace is where the answer forms, so it gets the larger share.
 _HEAD_SHARE = 0.4
 _MAX_PASSES = 5
@@ -87,6 +93,8 @@ STATUS: tuple[str, ...] = ("correct", "wrong", "scored", "unparsed", "error", "u
 FLAG_TRUNCATED = 1
 FLAG_EMPTY = 2
 FLAG_VIOLATION = 4
+FLAG_WHOLE = 8
+"""The record's reasoning and response are shown in full (not shortened)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,8 @@ class BrowserData:
     """Character cap applied to long texts, or None when everything fits whole."""
     shortened: int
     """How many texts were shortened."""
+    priority_cap: int | None = None
+    """Cap of the few records per cell that keep more text (None: theirs are whole)."""
 
 
 def choose_cap(lengths: np.ndarray, budget: int, overhead: int = 0) -> int | None:
@@ -132,8 +142,12 @@ _NOTE_LEN = len(json.dumps(_note(10_000), ensure_ascii=False).encode("utf-8")) -
 
 
 def shorten(text: str, cap: int | None) -> str:
-    """Keep ``text`` whole if it fits ``cap``, else its head and tail around a short note."""
-    if cap is None or len(text) <= cap:
+    """Keep ``text`` whole if it fits ``cap``, else its head and tail around a short note.
+
+    A text that would not get shorter by the cut (within a note's length of the cap) is
+    kept whole.
+    """
+    if cap is None or len(text) <= cap + _NOTE_LEN:
         return text
     head = int(cap * _HEAD_SHARE)
     tail = cap - head
@@ -287,13 +301,57 @@ def _fixed_columns(records: pd.DataFrame) -> tuple[dict[str, Any], dict[str, lis
     return columns, tables
 
 
+def _priority(columns: dict[str, Any]) -> np.ndarray:
+    """The first few records of every (task, model, budget, outcome) cell: these keep long
+    texts, so every cell of the run has some reasoning to read in full."""
+    keys = pd.DataFrame({k: columns[k] for k in ("task", "model", "budget", "status")})
+    first = keys.groupby(list(keys.columns), sort=False).cumcount() < _PRIORITY_PER_GROUP
+    return first.to_numpy(dtype=bool)
+
+
+def _cost(lengths: np.ndarray, cap: int | None) -> int:
+    if cap is None:
+        return int(lengths.sum())
+    return int(np.where(lengths > cap, cap + _NOTE_LEN, lengths).sum())
+
+
+def _caps(lengths: np.ndarray, priority: np.ndarray, budget: int) -> tuple[int | None, int | None]:
+    """(cap of priority texts, cap of the rest) so that all texts fit ``budget`` bytes."""
+    if int(lengths.sum()) <= budget:
+        return None, None
+    high = lengths[priority]
+    uniform = choose_cap(lengths, budget, _NOTE_LEN)
+    # Priority texts get a share of the budget, never less than an even split would give
+    # them, and never more than they can use up to the priority cap.
+    share = max(int(budget * _PRIORITY_SHARE), _cost(high, uniform))
+    cap_high = choose_cap(high, min(share, _cost(high, _PRIORITY_CAP)), _NOTE_LEN)
+    cap_low = choose_cap(lengths[~priority], budget - _cost(high, cap_high), _NOTE_LEN)
+    return cap_high, cap_low
+
+
+def _limit(cap: int | None) -> int:
+    return int(np.iinfo(np.int64).max) if cap is None else cap
+
+
+def _shorten_each(
+    texts: Sequence[str | None], priority: np.ndarray, caps: tuple[int | None, int | None]
+) -> list[Any]:
+    """Each text shortened to its cap: ``caps[0]`` where ``priority``, else ``caps[1]``."""
+    high, low = caps
+    return [
+        None if t is None else shorten(t, high if p else low)
+        for t, p in zip(texts, priority.tolist(), strict=True)
+    ]
+
+
 def browser_data(records: pd.DataFrame, *, max_bytes: int = DEFAULT_MAX_BYTES) -> BrowserData:
     """Build the sample browser's payload from a records frame, within ``max_bytes`` of JSON.
 
     ``records`` is the frame from ``overthink.analysis.frame.records_frame`` (meta expanded
     into ``meta.<key>`` columns) or any frame with Record fields as columns; missing columns
     show as blanks. Only the long texts (prompt, reasoning, response, error) are shortened
-    to fit; every record is always present.
+    to fit, and the first few records of each (task, model, budget, outcome) keep much more
+    of theirs than the rest; every record is always present.
     """
     columns, tables = _fixed_columns(records)
     prompts = tables["prompt"]
@@ -303,6 +361,14 @@ def browser_data(records: pd.DataFrame, *, max_bytes: int = DEFAULT_MAX_BYTES) -
     texts = prompts + reasonings + responses + [e for e in errors if e is not None]
     # Bytes rather than characters: closer to what the JSON will weigh.
     lengths = np.array([len(t.encode("utf-8")) for t in texts], dtype=np.int64)
+    record_priority = _priority(columns)
+    prompt_priority = np.zeros(len(prompts), dtype=bool)
+    prompt_priority[np.asarray(columns["prompt"], dtype=np.int64)[record_priority]] = True
+    has_error = np.array([e is not None for e in errors], dtype=bool)
+    priority = np.concatenate(
+        [prompt_priority, record_priority, record_priority, record_priority[has_error]]
+    )
+    flags = columns["flags"]
     # The payload with every text emptied: what the JSON weighs before any text goes in.
     skeleton: dict[str, Any] = {
         "fields": list(FIELDS),
@@ -310,39 +376,56 @@ def browser_data(records: pd.DataFrame, *, max_bytes: int = DEFAULT_MAX_BYTES) -
         "tables": {**tables, "prompt": [""] * len(prompts)},
         "columns": {
             **columns,
+            "flags": [f | FLAG_WHOLE for f in flags],
             "reasoning": [""] * len(reasonings),
             "response": [""] * len(responses),
             "error": [None if e is None else "" for e in errors],
         },
         "cap": 1_000_000,
+        "priority_cap": 1_000_000,
         "shortened": len(texts),
     }
     fixed = len(safe_json(skeleton).encode("utf-8"))
     budget = max(0, max_bytes - fixed)
-    cap: int | None = None
+    caps: tuple[int | None, int | None] = (None, None)
     text = ""
     payload: dict[str, Any] = {}
     shortened = 0
     # Characters are not bytes (UTF-8, JSON escapes), so measure and tighten if needed.
     for _ in range(_MAX_PASSES):
-        cap = choose_cap(lengths, budget, overhead=_NOTE_LEN)
-        shortened = int((lengths > cap).sum()) if cap is not None else 0
+        caps = _caps(lengths, priority, budget)
+        cap_high, cap_low = caps
+
+        short_reasoning = _shorten_each(reasonings, record_priority, caps)
+        short_response = _shorten_each(responses, record_priority, caps)
+        whole = [
+            flag | (FLAG_WHOLE if a == b and c == d else 0)
+            for flag, a, b, c, d in zip(
+                flags, short_reasoning, reasonings, short_response, responses, strict=True
+            )
+        ]
+        limits = np.where(priority, _limit(cap_high), _limit(cap_low))
+        shortened = int((lengths > limits).sum())
         payload = {
             "fields": list(FIELDS),
             "status": list(STATUS),
-            "tables": {**tables, "prompt": [shorten(p, cap) for p in prompts]},
+            "tables": {**tables, "prompt": _shorten_each(prompts, prompt_priority, caps)},
             "columns": {
                 **columns,
-                "reasoning": [shorten(t, cap) for t in reasonings],
-                "response": [shorten(t, cap) for t in responses],
-                "error": [None if e is None else shorten(e, cap) for e in errors],
+                "flags": whole,
+                "reasoning": short_reasoning,
+                "response": short_response,
+                "error": _shorten_each(errors, record_priority, caps),
             },
-            "cap": cap,
+            "cap": cap_low,
+            "priority_cap": cap_high,
             "shortened": shortened,
         }
         text = safe_json(payload)
         size = len(text.encode("utf-8"))
-        if size <= max_bytes or cap == _MIN_CAP:
+        if size <= max_bytes or cap_low == _MIN_CAP:
             break
         budget = int(budget * (max_bytes - fixed) / max(size - fixed, 1) * 0.97)
-    return BrowserData(payload=payload, json=text, cap=cap, shortened=shortened)
+    return BrowserData(
+        payload=payload, json=text, cap=caps[1], priority_cap=caps[0], shortened=shortened
+    )

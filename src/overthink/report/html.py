@@ -83,6 +83,7 @@ def render_page(
         # Escaped by safe_json, so it cannot end its <script> tag.
         "data_json": Markup(browser.json),
         "cap": browser.cap or 0,
+        "priority_cap": browser.priority_cap,
         "shortened": browser.shortened,
     }
     return _environment().get_template("report.html.j2").render(context)

@@ -186,6 +186,9 @@
     if (D.flags[i] & 1) { sum.appendChild(el("span", "flag", "cut in thinking")); }
     if (D.flags[i] & 2) { sum.appendChild(el("span", "flag", "empty answer")); }
     if (D.flags[i] & 4) { sum.appendChild(el("span", "flag", "over budget")); }
+    if (data.shortened > 0 && !(D.flags[i] & 8)) {
+      sum.appendChild(el("span", "flag cut", "text shortened"));
+    }
     det.appendChild(sum);
     // The body is built on first open: a page of 50 collapsed rows stays cheap.
     det.addEventListener("toggle", function () {
