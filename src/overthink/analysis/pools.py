@@ -262,130 +262,195 @@ def _tie_block_means(keys_desc: FloatArray, values: FloatArray) -> FloatArray:
     return np.asarray((sums / np.maximum(counts, 1))[block], dtype=float)
 
 
-def group_pools(
-    group: Group, costs: PoolCosts, *, seed_rng: np.random.Generator
-) -> list[dict[str, Any]]:
-    """Pool rows (see ``POOL_COLUMNS``) for every budget cell and level of a group."""
+@dataclass
+class _Pools:
+    """The (question, budget cell) groups of one (task, model): records sorted by group."""
+
+    rec: IntArray
+    """Group-array positions of the pooled records, sorted by group then sample index."""
+    grp: IntArray
+    """Group of each sorted record."""
+    within: IntArray
+    """Position of each sorted record within its group."""
+    sizes: IntArray
+    """N: usable samples per group."""
+    first: IntArray
+    """Group-array position of each group's first record."""
+    cell: IntArray
+    """Budget cell of each group."""
+    cells: list[tuple[str, int]]
+    """(budget mode, budget tokens) of each cell."""
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.sizes)
+
+    @property
+    def k_max(self) -> int:
+        return int(self.sizes.max())
+
+    def pad(self, values: FloatArray, sel: Any, n: int, fill: float) -> FloatArray:
+        """(selected groups × n) matrix of a per-record array (groups of size n)."""
+        return _pad(values, self.grp, self.within, sel, n, fill)
+
+    def mean(self, values: FloatArray) -> FloatArray:
+        """Per-group mean of a per-record array."""
+        sums = np.bincount(self.grp, weights=values, minlength=self.n_groups)
+        return np.asarray(sums / np.maximum(self.sizes, 1), dtype=float)
+
+
+def _pool_groups(group: Group) -> _Pools | None:
     a = group.arrays
     pos = np.flatnonzero(a["valid"])
     if pos.size == 0:
-        return []
-    hib = group.higher_is_better
-    sign = 1.0 if hib else -1.0
+        return None
     # Hash-based codes (pd.factorize) throughout: np.unique would sort every record.
     mode_c, mode_u = pd.factorize(a["budget_mode"][pos], sort=True)
     bud_c, bud_u = pd.factorize(a["budget_tokens"][pos], sort=True)
     cell_c, cell_u = pd.factorize(mode_c.astype(np.int64) * len(bud_u) + bud_c, sort=True)
     cells = [(str(mode_u[c // len(bud_u)]), int(bud_u[c % len(bud_u)])) for c in cell_u]
-    n_cells = len(cells)
-    pg, pg_u = pd.factorize(a["question"][pos].astype(np.int64) * n_cells + cell_c)
+    pg, pg_u = pd.factorize(a["question"][pos].astype(np.int64) * len(cells) + cell_c)
     order = np.lexsort((a["sample_index"][pos], pg))
-    rec = pos[order]
     grp = pg[order]
-    n_groups = len(pg_u)
-    sizes = np.bincount(grp, minlength=n_groups)
+    sizes = np.bincount(grp, minlength=len(pg_u))
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
-    within = np.arange(len(rec)) - starts[grp]
-    first = rec[starts]
-    g_cell = cell_c[order][starts]
-    k_max = int(sizes.max())
-    ks = np.arange(1, k_max + 1)
-    has_k = ks[None, :] <= sizes[:, None]
+    return _Pools(
+        rec=pos[order],
+        grp=grp,
+        within=np.arange(len(order)) - starts[grp],
+        sizes=sizes,
+        first=pos[order][starts],
+        cell=cell_c[order][starts],
+        cells=cells,
+    )
 
-    value = a["value"][rec]
-    est = np.full((n_groups, k_max, _NCOL), np.nan)
-    est[..., _IND] = has_k
-    tie_maj = np.full((n_groups, k_max), np.nan)
-    tie_w = np.full((n_groups, k_max), np.nan)
-    ver = a["verifier_score"][rec]
-    has_ver = np.bincount(grp, weights=np.isfinite(ver), minlength=n_groups) == sizes
-    est[..., _IND_V] = has_k & has_ver[:, None]
-    lout = np.nan_to_num(a["reasoning_tokens"][rec]) + np.nan_to_num(a["answer_tokens"][rec])
-    cost = {
-        name: np.full((n_groups, k_max), np.nan) for name in ("tokens", "usd", "latency", "eflops")
-    }
-    mean_of = _group_mean(grp, sizes)
-    numeric = group.kind in ("numeric", "regression")
-    answer = canonical_answers(a["answer"][rec], numeric)
-    exact_maj = np.ones(k_max, dtype=bool)
-    exact_w = np.ones(k_max, dtype=bool)
 
-    # Answer classes per group, ordered by count then value (a canonical profile).
-    classes = _answer_classes(grp, answer, value, n_groups)
-    cls_of_rec, cls_counts, cls_values, abstain = classes
-    n_cls = cls_counts.shape[1]
-    profiles = np.column_stack([sizes, abstain, cls_counts, cls_values])
+def _majority(
+    pools: _Pools, classes: tuple[IntArray, FloatArray, FloatArray, FloatArray],
+    rng: np.random.Generator,
+) -> tuple[FloatArray, FloatArray, FloatArray]:  # fmt: skip
+    """maj@k and its tie rate per group, computed once per distinct answer profile."""
+    _, cls_counts, cls_values, abstain = classes
+    k_max, n_cls = pools.k_max, cls_counts.shape[1]
+    profiles = np.column_stack([pools.sizes, abstain, cls_counts, cls_values])
     prof_of, first_of_prof = row_codes(profiles)
     uniq = profiles[first_of_prof]
-    maj_by_prof = np.full((len(uniq), k_max), np.nan)
-    tie_by_prof = np.full((len(uniq), k_max), np.nan)
-    for n in np.unique(sizes):
+    maj = np.full((len(uniq), k_max), np.nan)
+    tie = np.full((len(uniq), k_max), np.nan)
+    exact = np.ones(k_max, dtype=bool)
+    for n in np.unique(pools.sizes):
         sel = uniq[:, 0] == n
         counts = uniq[sel, 2 : 2 + n_cls]
-        vals = uniq[sel, 2 + n_cls :]
+        # Lay each profile out as n samples: class 0 count times, class 1 ..., then abstains.
         cum = np.cumsum(counts, axis=1)
         slot = np.arange(n)
-        ids = (slot[None, None, :] >= cum[:, :, None]).sum(axis=1)
-        ids = (
-            np.where(slot[None, :] < cum[:, -1:], ids, -1)
-            if n_cls
-            else np.full((int(sel.sum()), n), -1)
-        )
+        if n_cls:
+            ids = (slot[None, None, :] >= cum[:, :, None]).sum(axis=1)
+            ids = np.where(slot[None, :] < cum[:, -1:], ids, -1)
+        else:
+            ids = np.full((int(sel.sum()), n), -1)
         e, t, ex = vote_expectation(
-            ids.astype(np.int64), np.ones(ids.shape), vals, k_max, abstain_value=0.0, rng=seed_rng
-        )
-        maj_by_prof[sel], tie_by_prof[sel] = e, t
-        exact_maj &= np.asarray(ex)
-    est[..., _MAJ] = maj_by_prof[prof_of]
-    tie_maj[:] = tie_by_prof[prof_of]
+            ids.astype(np.int64), np.ones(ids.shape), uniq[sel, 2 + n_cls :], k_max,
+            abstain_value=0.0, rng=rng,
+        )  # fmt: skip
+        maj[sel], tie[sel] = e, t
+        exact &= np.asarray(ex)
+    return maj[prof_of], tie[prof_of], exact
 
-    for n in np.unique(sizes):
-        sel = sizes == n
-        oriented = _pad(sign * value, grp, within, sel, int(n), np.nan)
-        best_first = -np.sort(-oriented, axis=1)
-        est[sel, :, _PASS] = sign * expected_best(best_first, k_max)
-        lat = _pad(np.nan_to_num(a["latency_s"][rec]), grp, within, sel, int(n), 0.0)
-        cost["latency"][sel] = expected_best(-np.sort(-lat, axis=1), k_max)
-        lo = _pad(lout, grp, within, sel, int(n), 0.0)
-        max_lout = expected_best(-np.sort(-lo, axis=1), k_max)
-        if costs.shape is not None:
-            own, shared = kinetics_parts(
-                costs.shape, a["prompt_tokens"][rec], lout, costs.intensity
-            )
-            own_g, shared_g = mean_of(own)[sel], mean_of(shared)[sel]
-            cost["eflops"][sel] = ks[None, :] * own_g[:, None] + shared_g[:, None] * max_lout
-        vsel = sel & has_ver
-        if vsel.any():
-            vmat = _pad(ver, grp, within, vsel, int(n), np.nan)
-            omat = _pad(sign * value, grp, within, vsel, int(n), np.nan)
-            idx = np.argsort(-vmat, axis=1, kind="stable")
-            vs = np.take_along_axis(vmat, idx, axis=1)
-            os_ = _tie_block_means(vs, np.take_along_axis(omat, idx, axis=1))
-            est[vsel, :, _BEST] = sign * expected_best(os_, k_max)
-            ids = _pad(cls_of_rec.astype(float), grp, within, vsel, int(n), -1.0).astype(np.int64)
-            e, t, ex = vote_expectation(
-                ids, vmat, cls_values[vsel], k_max, abstain_value=0.0, rng=seed_rng
-            )
-            est[vsel, :, _WEIGHTED], tie_w[vsel] = e, t
-            exact_w &= np.asarray(ex)
-    total = np.nan_to_num(a["prompt_tokens"][rec]) + lout
-    cost["tokens"] = ks[None, :] * mean_of(total)[:, None]
+
+def _costs(pools: _Pools, group: Group, costs: PoolCosts) -> dict[str, FloatArray]:
+    """Mean cost of k samples per group on every axis (NaN where unavailable)."""
+    a, rec, k_max = group.arrays, pools.rec, pools.k_max
+    ks = np.arange(1, k_max + 1)[None, :]
+    prompt = np.nan_to_num(a["prompt_tokens"][rec])
+    lout = np.nan_to_num(a["reasoning_tokens"][rec]) + np.nan_to_num(a["answer_tokens"][rec])
+    out = {
+        "tokens": ks * pools.mean(prompt + lout)[:, None],
+        "usd": np.full((pools.n_groups, k_max), np.nan),
+        "latency": np.full((pools.n_groups, k_max), np.nan),
+        "eflops": np.full((pools.n_groups, k_max), np.nan),
+    }
     if costs.price is not None:
-        usd = (
-            np.nan_to_num(a["prompt_tokens"][rec]) * costs.price[0] + lout * costs.price[1]
-        ) / 1e6
-        cost["usd"] = ks[None, :] * mean_of(usd)[:, None]
-    for c in cost.values():
-        c[~has_k] = np.nan
+        usd = (prompt * costs.price[0] + lout * costs.price[1]) / 1e6
+        out["usd"] = ks * pools.mean(usd)[:, None]
+    own = shared = None
+    if costs.shape is not None:
+        own_r, shared_r = kinetics_parts(costs.shape, prompt, lout, costs.intensity)
+        own, shared = pools.mean(own_r), pools.mean(shared_r)
+    for n in np.unique(pools.sizes):
+        sel = pools.sizes == n
+        # k samples run in parallel: wall time is the slowest of them.
+        lat = pools.pad(np.nan_to_num(a["latency_s"][rec]), sel, int(n), 0.0)
+        out["latency"][sel] = expected_best(-np.sort(-lat, axis=1), k_max)
+        if own is not None and shared is not None:
+            # The shared prompt is read once per step for as long as the longest sample.
+            longest = expected_best(-np.sort(-pools.pad(lout, sel, int(n), 0.0), axis=1), k_max)
+            out["eflops"][sel] = ks * own[sel, None] + shared[sel, None] * longest
+    has_k = np.arange(1, k_max + 1)[None, :] <= pools.sizes[:, None]
+    for table in out.values():
+        table[~has_k] = np.nan
+    return out
 
-    stratum_of = a["stratum"][first]
-    qidx_of = a["qidx"][first]
+
+def group_pools(
+    group: Group, costs: PoolCosts, *, seed_rng: np.random.Generator
+) -> list[dict[str, Any]]:
+    """Pool rows (see ``POOL_COLUMNS``) for every budget cell and level of a group."""
+    pools = _pool_groups(group)
+    if pools is None:
+        return []
+    a, rec, grp, k_max = group.arrays, pools.rec, pools.grp, pools.k_max
+    sign = 1.0 if group.higher_is_better else -1.0
+    value = a["value"][rec]
+    has_k = np.arange(1, k_max + 1)[None, :] <= pools.sizes[:, None]
+    ver = a["verifier_score"][rec]
+    has_ver = np.bincount(grp, weights=np.isfinite(ver), minlength=pools.n_groups) == pools.sizes
+    est = np.full((pools.n_groups, k_max, _NCOL), np.nan)
+    est[..., _IND] = has_k
+    est[..., _IND_V] = has_k & has_ver[:, None]
+    tie_w = np.full((pools.n_groups, k_max), np.nan)
+    exact_w = np.ones(k_max, dtype=bool)
+
+    answer = canonical_answers(a["answer"][rec], group.kind in ("numeric", "regression"))
+    classes = _answer_classes(grp, answer, value, pools.n_groups)
+    est[..., _MAJ], tie_maj, exact_maj = _majority(pools, classes, seed_rng)
+    for n in np.unique(pools.sizes):
+        sel = pools.sizes == n
+        oriented = pools.pad(sign * value, sel, int(n), np.nan)
+        est[sel, :, _PASS] = sign * expected_best(-np.sort(-oriented, axis=1), k_max)
+        vsel = sel & has_ver
+        if not vsel.any():
+            continue
+        vmat = pools.pad(ver, vsel, int(n), np.nan)
+        idx = np.argsort(-vmat, axis=1, kind="stable")
+        ranked = np.take_along_axis(pools.pad(sign * value, vsel, int(n), np.nan), idx, axis=1)
+        ranked = _tie_block_means(np.take_along_axis(vmat, idx, axis=1), ranked)
+        est[vsel, :, _BEST] = sign * expected_best(ranked, k_max)
+        ids = pools.pad(classes[0].astype(float), vsel, int(n), -1.0).astype(np.int64)
+        e, t, ex = vote_expectation(
+            ids, vmat, classes[2][vsel], k_max, abstain_value=0.0, rng=seed_rng
+        )
+        est[vsel, :, _WEIGHTED], tie_w[vsel] = e, t
+        exact_w &= np.asarray(ex)
+    exact = {"pass@k": np.ones(k_max, dtype=bool), "maj@k": exact_maj,
+             "best_of_k": np.ones(k_max, dtype=bool), "weighted@k": exact_w}  # fmt: skip
+    return _pool_rows(group, pools, est, _costs(pools, group, costs), tie_maj, tie_w, exact)
+
+
+def _pool_rows(
+    group: Group, pools: _Pools, est: FloatArray, cost: dict[str, FloatArray],
+    tie_maj: FloatArray, tie_w: FloatArray, exact: dict[str, Any],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Average the per-group estimates over each level's questions, with bootstrap CIs."""
+    a, k_max, n_cells = group.arrays, pools.k_max, len(pools.cells)
+    stratum_of = a["stratum"][pools.first]
+    qidx_of = a["qidx"][pools.first]
     filled = np.nan_to_num(est)
 
     def build(s: Any) -> FloatArray:
         sel = stratum_of == s.index
         out = np.zeros((s.n_questions, n_cells, k_max, _NCOL))
-        out[qidx_of[sel], g_cell[sel]] = filled[sel]
+        out[qidx_of[sel], pools.cell[sel]] = filled[sel]  # one group per (question, cell)
         return out
 
     per_stratum = group.collect(build)
@@ -396,23 +461,26 @@ def group_pools(
         point = point.reshape(n_cells, k_max, _NCOL)
         boot = boot.reshape(-1, n_cells, k_max, _NCOL)
         in_level = np.isin(stratum_of, level.strata)
-        level_cost = {name: _cell_means(c, in_level, g_cell, n_cells) for name, c in cost.items()}
-        ties = {"maj@k": _cell_means(tie_maj, in_level, g_cell, n_cells),
-                "weighted@k": _cell_means(tie_w, in_level, g_cell, n_cells)}  # fmt: skip
-        for name, col, ind, exact in (
-            ("pass@k", _PASS, _IND, np.ones(k_max, dtype=bool)),
-            ("maj@k", _MAJ, _IND, exact_maj),
-            ("best_of_k", _BEST, _IND_V, np.ones(k_max, dtype=bool)),
-            ("weighted@k", _WEIGHTED, _IND_V, exact_w),
+
+        def means(table: FloatArray, in_level: Any = in_level) -> FloatArray:
+            return _cell_means(table, in_level, pools.cell, n_cells)
+
+        level_cost = {name: means(table) for name, table in cost.items()}
+        ties = {"maj@k": means(tie_maj), "weighted@k": means(tie_w)}
+        for name, col, ind in (
+            ("pass@k", _PASS, _IND),
+            ("maj@k", _MAJ, _IND),
+            ("best_of_k", _BEST, _IND_V),
+            ("weighted@k", _WEIGHTED, _IND_V),
         ):
             metric = ratio(point[..., col], point[..., ind])
             low, high = percentile_ci(ratio(boot[..., col], boot[..., ind]))
-            for cell, (mode, budget) in enumerate(cells):
+            tie = ties.get(name)
+            for cell, (mode, budget) in enumerate(pools.cells):
                 for k in range(k_max):
                     n_q = int(point[cell, k, ind])
                     if n_q == 0:
                         continue
-                    tie = ties.get(name)
                     rows.append(
                         {
                             "task": group.task, "model": group.model, "budget_mode": mode,
@@ -425,21 +493,11 @@ def group_pools(
                             "cost_eflops": float(level_cost["eflops"][cell, k]),
                             "n": n_q,
                             "tie_rate": float(tie[cell, k]) if tie is not None else float("nan"),
-                            "exact": bool(exact[k]), "metric_name": metric_name,
-                            "higher_is_better": hib,
+                            "exact": bool(exact[name][k]), "metric_name": metric_name,
+                            "higher_is_better": group.higher_is_better,
                         }
                     )  # fmt: skip
     return rows
-
-
-def _group_mean(grp: IntArray, sizes: IntArray) -> Any:
-    def mean(values: FloatArray) -> FloatArray:
-        return np.asarray(
-            np.bincount(grp, weights=values, minlength=len(sizes)) / np.maximum(sizes, 1),
-            dtype=float,
-        )
-
-    return mean
 
 
 def _cell_means(per_group: FloatArray, in_level: Any, g_cell: IntArray, n_cells: int) -> FloatArray:

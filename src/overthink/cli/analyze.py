@@ -83,13 +83,23 @@ def _turning(row: pd.Series) -> str:
     )
 
 
-def verdict_table(result: Analysis) -> Table:
-    """The verdicts as a rich table (one row per curve)."""
+def verdict_table(result: Analysis, *, single_points: bool = False) -> Table:
+    """The verdicts as a rich table (one row per curve).
+
+    Curves with a single point (e.g. ``none`` mode) have nothing to judge and are left
+    out unless ``single_points``; the caption says how many.
+    """
     table = Table(title="Does thinking longer hurt? (slope per doubling of reasoning tokens)")
+    shown = result.verdicts
+    if not single_points:
+        shown = shown[shown["n_points"] > 1]
+        hidden = len(result.verdicts) - len(shown)
+        if hidden:
+            table.caption = f"{hidden} single-point curves (e.g. budget mode none) not shown"
     for col in ("task", "model", "mode", "level", "metric", "verdict", "slope [95% CI]", "ρ",
                 "p adj", "turning point [CI]", "best → worst"):  # fmt: skip
         table.add_column(col, overflow="fold")
-    for _, row in result.verdicts.iterrows():
+    for _, row in shown.iterrows():
         level = "all" if row["knob"] == "" else f"{row['knob']}={row['level']}"
         verdict = str(row["verdict"])
         table.add_row(
