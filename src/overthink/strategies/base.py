@@ -1,0 +1,126 @@
+"""Shared vocabulary of parallel test-time compute: strategy names, answer classes, groups.
+
+A *group* is the N sampled records of one question at one budget on one model (they differ
+only in ``sample_index`` and seed). Strategies pick one answer per group without new
+generation; verifiers score each record of a group.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from overthink.core import AnswerKind, Record
+from overthink.errors import ConfigError
+from overthink.tasks.extract import normalise, parse_number
+
+__all__ = [
+    "NEEDS_VERIFIER",
+    "STRATEGY_NAMES",
+    "GroupKey",
+    "answer_key",
+    "group_records",
+    "parse_names",
+    "split_label",
+    "strategy_label",
+]
+
+STRATEGY_NAMES = ("first", "majority", "best_of_n", "weighted")
+"""Every strategy, in the order they are applied and reported."""
+NEEDS_VERIFIER = frozenset({"best_of_n", "weighted"})
+"""Strategies that rank samples by their verifier scores."""
+
+_NUMERIC_KINDS = frozenset({AnswerKind.NUMERIC.value, AnswerKind.REGRESSION.value})
+_LABEL = re.compile(r"^(?P<name>[a-z_]+)@(?P<n>\d+)$")
+
+
+def answer_key(answer: str | None, kind: str) -> str | None:
+    """The vote class of a parsed answer (None: no answer, does not vote).
+
+    The same rule as the analysis's pool estimators: numeric answers compare as numbers
+    (``2``, ``2.0`` and ``two`` are one class), everything else as normalised text
+    (``Boxing.`` = ``boxing``). Votes are on *answers*, never on correctness.
+    """
+    if answer is None:
+        return None
+    if str(kind) in _NUMERIC_KINDS:
+        value = parse_number(answer)
+        if value is not None and math.isfinite(value):
+            return repr(float(value))
+    text = normalise(answer)
+    return text or None
+
+
+def strategy_label(name: str, n: int) -> str:
+    """The ``strategy`` field of a strategy-level record, e.g. ``majority@8``."""
+    return f"{name}@{n}"
+
+
+def split_label(label: str) -> tuple[str, int] | None:
+    """``"majority@8"`` → ``("majority", 8)``; None for ``single`` or anything else."""
+    found = _LABEL.match(label)
+    return (found["name"], int(found["n"])) if found else None
+
+
+def parse_names(value: str | Sequence[str] | None, accepted: Sequence[str], what: str) -> list[str]:
+    """Comma-separated or listed names, validated, de-duplicated, in the given order."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    out: list[str] = []
+    for raw in items:
+        name = raw.strip().lower().replace("-", "_")
+        if not name:
+            continue
+        if name not in accepted:
+            raise ConfigError(f"unknown {what} {raw.strip()!r} (accepted: {', '.join(accepted)})")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+@dataclass(frozen=True, order=True)
+class GroupKey:
+    """What the N samples of one group share."""
+
+    run: str
+    task: str
+    sample_id: str
+    model: str
+    budget_mode: str
+    budget_tokens: int
+
+    @classmethod
+    def of(cls, record: Record) -> GroupKey:
+        """The group a single-sample record belongs to."""
+        return cls(
+            record.run, record.task, record.sample_id, record.model,
+            record.budget_mode, record.budget_tokens,
+        )  # fmt: skip
+
+
+def group_records(records: Iterable[Record]) -> tuple[dict[GroupKey, list[Record]], int]:
+    """Single-sample records grouped per question and budget, each in sample order.
+
+    Returns the groups and how many duplicate records were dropped: a run resumed with a
+    changed config (say a new temperature) can hold two records with the same
+    ``sample_index`` in one group; the newest one is kept.
+    """
+    latest: dict[tuple[GroupKey, int], Record] = {}
+    dropped = 0
+    for record in records:
+        if record.strategy != "single":
+            continue
+        slot = (GroupKey.of(record), record.sample_index)
+        seen = latest.get(slot)
+        if seen is not None:
+            dropped += 1
+            if (seen.created_at, seen.trial_id) > (record.created_at, record.trial_id):
+                continue
+        latest[slot] = record
+    groups: dict[GroupKey, list[Record]] = {}
+    for (key, _), record in sorted(latest.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        groups.setdefault(key, []).append(record)
+    return groups, dropped

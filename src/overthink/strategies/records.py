@@ -1,0 +1,99 @@
+"""Strategy-level records: one per (group, strategy), shaped like any other record.
+
+Analysis treats them as configurations (``strategy = "majority@8"``), so their fields
+follow the same meaning as a single sample's, with these conventions:
+
+* ``trial_id`` — hash of the member trial ids and the strategy name: re-applying a
+  strategy to the same samples overwrites its record instead of adding one.
+* token counts — **sums** over the N members (errored ones included: they were paid
+  for), so every token cost axis prices "N samples at this budget".
+* ``latency_s`` — the slowest member: parallel samples finish when the last one does.
+* ``answer``/``score``/texts/flags — those of the chosen member. The chosen answer *is*
+  that member's answer, and its ``score`` was computed by the task's own scorer when the
+  sample was generated (risk and zebra override ``Task.score``), so nothing is rescored.
+* ``verifier``/``verifier_score`` — the chosen member's.
+* ``created_at`` — the newest member's, so re-applying gives a byte-identical record.
+* ``resolved["strategy"]`` — how the choice was made: members, chosen sample, tally,
+  tie, fallback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from overthink.core import Record, canonical_json
+from overthink.strategies.base import strategy_label
+from overthink.strategies.vote import Choice
+
+__all__ = ["strategy_record", "strategy_trial_id"]
+
+
+def strategy_trial_id(member_ids: Sequence[str], label: str) -> str:
+    """Deterministic id of a strategy record (same members and strategy → same id)."""
+    ident = {"members": sorted(member_ids), "strategy": label}
+    return hashlib.sha256(canonical_json(ident).encode()).hexdigest()[:24]
+
+
+def strategy_record(group: Sequence[Record], name: str, choice: Choice) -> Record:
+    """The record of strategy ``name`` over ``group`` (records in sample order)."""
+    label = strategy_label(name, len(group))
+    head = group[0]
+    chosen = group[choice.index] if choice.index is not None else None
+    detail: dict[str, Any] = {
+        "name": name,
+        "n": len(group),
+        "members": [r.trial_id for r in group],
+        "chosen": chosen.trial_id if chosen is not None else None,
+        "chosen_sample_index": chosen.sample_index if chosen is not None else None,
+        "voters": choice.voters,
+        "tally": choice.tally,
+        "tie": choice.tie,
+        "tied": list(choice.tied),
+        "fallback": choice.fallback,
+        "errored_members": sum(r.error is not None for r in group),
+    }
+    base: dict[str, Any] = {
+        "run": head.run,
+        "trial_id": strategy_trial_id([r.trial_id for r in group], label),
+        "task": head.task,
+        "sample_id": head.sample_id,
+        "model": head.model,
+        "budget_mode": head.budget_mode,
+        "budget_tokens": head.budget_tokens,
+        "strategy": label,
+        "sample_index": 0,
+        "prompt": head.prompt,
+        "target": head.target,
+        "kind": head.kind,
+        "meta": dict(head.meta),
+        # -1 means "unknown" on a single record; an unknown member makes the sum unknown.
+        "prompt_tokens": sum(r.prompt_tokens for r in group),
+        "reasoning_tokens": (
+            -1
+            if any(r.reasoning_tokens < 0 for r in group)
+            else sum(r.reasoning_tokens for r in group)
+        ),
+        "answer_tokens": sum(r.answer_tokens for r in group),
+        "latency_s": max(r.latency_s for r in group),
+        "retries": sum(r.retries for r in group),
+        "created_at": max(r.created_at for r in group),
+        "resolved": {"strategy": detail},
+    }
+    if chosen is None:
+        return Record(**base, error=f"all {len(group)} samples of the group errored")
+    return Record(
+        **base,
+        seed=chosen.seed,
+        reasoning=chosen.reasoning,
+        response=chosen.response,
+        answer=chosen.answer,
+        score=chosen.score,
+        finish_reason=chosen.finish_reason,
+        truncated_in_reasoning=chosen.truncated_in_reasoning,
+        empty_answer=chosen.empty_answer,
+        budget_violation=chosen.budget_violation,
+        verifier=chosen.verifier,
+        verifier_score=chosen.verifier_score,
+    )
