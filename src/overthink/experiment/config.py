@@ -10,14 +10,33 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from overthink.core import Budget, BudgetMode
 from overthink.errors import ConfigError
+from overthink.strategies import default_strategies, parse_strategies, parse_verifiers
 
-__all__ = ["DEFAULT_BUDGETS", "ExperimentConfig", "TaskSpec", "load_config"]
+__all__ = [
+    "DEFAULT_BUDGETS",
+    "SAMPLING_TEMPERATURE",
+    "ExperimentConfig",
+    "TaskSpec",
+    "load_config",
+]
 
 DEFAULT_BUDGETS = ("0", "32", "64", "128", "256")
+SAMPLING_TEMPERATURE = 0.7
+"""Temperature used when N > 1 samples per question are drawn and none was chosen."""
+# Settings applied after generation: they never change a trial, so they are not part of
+# the run's identity (a run can be re-verified under the same name).
+_POSTPROCESS_FIELDS = {"verifiers", "strategies", "judge_model"}
 
 
 class TaskSpec(BaseModel):
@@ -56,7 +75,9 @@ class ExperimentConfig(BaseModel):
     samples: int = Field(12, ge=1)
     """Questions per task and knob level."""
     samples_per_question: int = Field(1, ge=1)
-    """Independent samples per (question, budget), with distinct seeds."""
+    """Independent samples per (question, budget), with distinct seeds. With N > 1 and no
+    ``temperature`` given, ``temperature`` becomes :data:`SAMPLING_TEMPERATURE`: greedy
+    samples would all be identical and every vote unanimous."""
     seed: int = 0
     """Seed for task generation and sampling (sample i uses seed + i)."""
     temperature: float = Field(0.0, ge=0.0)
@@ -75,6 +96,13 @@ class ExperimentConfig(BaseModel):
     """Forced sweeps: one thinking trace at the largest cap, cut at each smaller cap."""
     report: bool = True
     """Write report.html at the end of the run."""
+    verifiers: list[str] = Field(default_factory=list)
+    """Verifiers scoring every sample after generation: rubric, judge, self_consistency."""
+    strategies: list[str] | None = None
+    """Strategies over each question's N samples: first, majority, best_of_n, weighted
+    (default: every one that applies; best_of_n and weighted need a verifier)."""
+    judge_model: str = "embedded"
+    """Model of the judge verifier (any name ``models`` accepts)."""
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -98,6 +126,43 @@ class ExperimentConfig(BaseModel):
         if isinstance(value, list):
             return [str(v).strip() for v in value]
         return value
+
+    @field_validator("verifiers", mode="before")
+    @classmethod
+    def _verifier_names(cls, value: Any) -> Any:
+        return parse_verifiers(value) if isinstance(value, str | list | tuple) else value
+
+    @field_validator("strategies", mode="before")
+    @classmethod
+    def _strategy_names(cls, value: Any) -> Any:
+        return parse_strategies(value) if isinstance(value, str | list | tuple) else value
+
+    @model_validator(mode="after")
+    def _sampling_temperature(self) -> ExperimentConfig:
+        if self.samples_per_question > 1 and "temperature" not in self.model_fields_set:
+            self.temperature = SAMPLING_TEMPERATURE
+        return self
+
+    def resolved_strategies(self) -> list[str]:
+        """The strategies to apply (none with one sample per question)."""
+        if self.samples_per_question < 2:
+            return []
+        if self.strategies is not None:
+            return list(self.strategies)
+        return default_strategies(bool(self.verifiers))
+
+    def sampling_warnings(self) -> list[str]:
+        """Settings that make parallel sampling pointless or partly inert."""
+        out = []
+        n = self.samples_per_question
+        if n > 1 and self.temperature == 0.0:
+            out.append(
+                f"{n} samples per question at temperature 0: greedy samples are identical, "
+                "so every vote is unanimous (set --temperature, e.g. 0.7)"
+            )
+        if n < 2 and self.strategies:
+            out.append("strategies need at least 2 samples per question (-n): none applied")
+        return out
 
     def parsed_budgets(self) -> list[Budget]:
         """The budgets as Budget objects (forced extras applied), duplicates removed."""
@@ -131,7 +196,9 @@ class ExperimentConfig(BaseModel):
 
         from overthink.core import canonical_json
 
-        ident = self.model_dump(mode="json", exclude={"out", "report", "name", "concurrency"})
+        ident = self.model_dump(
+            mode="json", exclude={"out", "report", "name", "concurrency", *_POSTPROCESS_FIELDS}
+        )
         digest = hashlib.sha256(canonical_json(ident).encode()).hexdigest()[:8]
         stem = "+".join(t.name.replace(":", "_").replace("/", "_") for t in self.tasks)[:40]
         return f"{stem}-{digest}"
@@ -147,7 +214,7 @@ def _format_validation(error: ValidationError, source: str) -> str:
     if first["type"] == "extra_forbidden":
         known = ", ".join(ExperimentConfig.model_fields)
         return f"{source}: unknown key {where!r} (known keys: {known})"
-    return f"{source}: {where}: {first['msg']}"
+    return f"{source}: {where}: {first['msg'].removeprefix('Value error, ')}"
 
 
 def load_config(
