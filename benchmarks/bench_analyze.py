@@ -20,6 +20,7 @@ import resource
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,17 @@ TARGET_SECONDS = 10.0
 TARGET_BYTES = 2 * 1024**3
 BUDGETS = (256, 512, 1024, 2048, 4096)
 LEVELS = (0, 1, 3, 5)
+
+
+def _rss_now_bytes() -> int:
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def _rss_peak_bytes() -> int:
@@ -113,7 +125,7 @@ def main() -> None:
     baseline(df, args.n_boot)
 
     gc.collect()
-    rss_before = _rss_peak_bytes()
+    rss_before = _rss_now_bytes()
     t0 = time.perf_counter()
     result = analyze(df, n_boot=args.n_boot, cost="eflops", seed=0)
     wall = time.perf_counter() - t0
@@ -121,8 +133,8 @@ def main() -> None:
     sizes = ", ".join(f"{name} {len(table):,}" for name, table in result.tables().items())
     print(f"analyze: {wall:.2f} s wall ({sizes} rows)")
     print(
-        f"process peak RSS: {rss_after / 1024**2:,.0f} MiB "
-        f"(input frame included; {rss_before / 1024**2:,.0f} MiB before analyze)"
+        f"process peak RSS: {rss_after / 1024**2:,.0f} MiB (includes building the input; "
+        f"RSS just before analyze: {rss_before / 1024**2:,.0f} MiB)"
     )
     peak = None
     if not args.no_tracemalloc:
