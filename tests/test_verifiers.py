@@ -149,15 +149,24 @@ def test_self_consistency_is_leave_one_out_agreement() -> None:
         ("The answer is incorrect because...", 0.0),
         ("The proposed answer is correct.", 1.0),
         ("<think>hmm, 2 apples</think>Score: 4", 0.4),
+        ("The proposed final answer is incorrect. The correct answer is 2.", 0.0),
+        # Seen from SmolLM2: "correct" here names the answer, it is not a verdict.
+        ("The correct answer is 6.", 1.0),
+        ("The correct answer is 5.", 0.0),
+        ("The right answer would be six", 1.0),
     ],
 )
 def test_judge_score_parsing(reply: str, expected: float) -> None:
-    parsed = parse_judge_score(reply)
+    parsed = parse_judge_score(reply, answer="6", kind="numeric")
     assert parsed is not None and parsed[0] == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("reply", ["", "   ", "Banana banana.", "Score: 42", "17", "###"])
+@pytest.mark.parametrize(
+    "reply",
+    ["", "   ", "Banana banana.", "Score: 42", "17", "###", "The correct answer is 6."],
+)
 def test_judge_garbage_is_none(reply: str) -> None:
+    # Without the proposed answer, a stated answer cannot be compared: garbage.
     assert parse_judge_score(reply) is None
 
 

@@ -21,6 +21,7 @@ from overthink.experiment.store import Store
 from overthink.reasoning import Generation, generate
 from overthink.reasoning.forcing import ANSWER_CUE
 from overthink.reasoning.sweep import can_share, forced_sweep
+from overthink.strategies import ApplySummary
 
 __all__ = ["RunStats", "execute_group", "execute_trial", "pending_trials", "run_plan"]
 
@@ -37,6 +38,8 @@ class RunStats:
     errors: int = 0
     generated_tokens: int = 0
     wall_s: float = 0.0
+    post: ApplySummary | None = None
+    """Verifiers and strategies applied after generation (None: none requested)."""
 
     @property
     def tokens_per_s(self) -> float:

@@ -22,8 +22,9 @@ from overthink.experiment.plan import Plan, make_plan
 from overthink.experiment.runner import RunStats, run_plan
 from overthink.experiment.store import STORE_FILE, Store
 from overthink.reasoning import check_supported
+from overthink.strategies import ApplySummary, apply_to_store, make_verifiers
 
-__all__ = ["PreparedRun", "execute", "prepare_run"]
+__all__ = ["PreparedRun", "execute", "postprocess", "prepare_run"]
 
 
 @dataclass
@@ -35,6 +36,8 @@ class PreparedRun:
     engines: dict[str, Engine]
     run_dir: Path
     name: str
+    judge_engine: Engine | None = None
+    """The judge verifier's engine (one of ``engines`` when it is the same model)."""
 
 
 def engine_options(config: ExperimentConfig) -> EngineOptions:
@@ -53,7 +56,11 @@ async def prepare_run(config: ExperimentConfig) -> PreparedRun:
     options = engine_options(config)
     for model in config.models:
         validate_model_name(model, options)
+    use_judge = "judge" in config.verifiers
+    if use_judge:
+        validate_model_name(config.judge_model, options)
     engines: dict[str, Engine] = {}
+    judge: Engine | None = None
     try:
         for model in config.models:
             engine = make_engine(model, options)
@@ -61,10 +68,41 @@ async def prepare_run(config: ExperimentConfig) -> PreparedRun:
             await engine.check()
             for budget in plan.budgets:
                 check_supported(engine, budget.mode)
+        if use_judge:
+            judge = engines.get(config.judge_model) or make_engine(config.judge_model, options)
+            await judge.check()
     except BaseException:
-        await asyncio.gather(*(e.aclose() for e in engines.values()))
+        extra = [judge] if judge is not None and judge not in engines.values() else []
+        await asyncio.gather(*(e.aclose() for e in [*engines.values(), *extra]))
         raise
-    return PreparedRun(config, plan, engines, config.run_dir(), config.run_name())
+    return PreparedRun(
+        config, plan, engines, config.run_dir(), config.run_name(), judge_engine=judge
+    )
+
+
+async def postprocess(prepared: PreparedRun, store: Store) -> ApplySummary | None:
+    """Verify the run's samples and write its strategy records (None: nothing to do).
+
+    Runs after generation on the run's own trials only; resumable and idempotent, since
+    stored verifier scores are reused and strategy records overwritten in place.
+    """
+    config = prepared.config
+    strategies = config.resolved_strategies()
+    if not config.verifiers and not strategies:
+        return None
+    verifiers = make_verifiers(config.verifiers, judge_engine=prepared.judge_engine)
+    manifest = store.get_meta("manifest") or {}
+    manifest["verifiers"] = [v.describe() for v in verifiers]
+    manifest["strategies"] = strategies
+    store.set_meta("manifest", manifest)
+    return await apply_to_store(
+        store,
+        verifiers=verifiers,
+        strategies=strategies,
+        trial_ids={t.trial_id for t in prepared.plan.trials},
+        n=config.samples_per_question,
+        concurrency=config.concurrency,
+    )
 
 
 async def execute(
@@ -101,8 +139,13 @@ async def execute(
                 on_record=on_record,
                 prefix_sharing=prepared.config.prefix_sharing,
             )
+            stats.post = await postprocess(prepared, store)
         finally:
-            await asyncio.gather(*(e.aclose() for e in prepared.engines.values()))
+            judge = prepared.judge_engine
+            extra = [judge] if judge is not None and judge not in prepared.engines.values() else []
+            await asyncio.gather(*(e.aclose() for e in [*prepared.engines.values(), *extra]))
+        # Re-read: postprocess recorded its verifier settings in the stored manifest.
+        manifest = store.get_meta("manifest") or manifest
         manifest["finished_at"] = time.time()
         manifest["wall_s"] = float(manifest.get("wall_s", 0.0)) + stats.wall_s
         manifest["generated_tokens"] = (

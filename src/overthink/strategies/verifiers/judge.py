@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from overthink.core import Record
 from overthink.engines.base import Engine, Message
+from overthink.strategies.base import answer_key
 from overthink.strategies.verifiers.base import Verdict, Verifier, VerifierError
 
 __all__ = [
@@ -69,17 +70,30 @@ _PERCENT = re.compile(rf"^{_NUM}\s*%$")
 _BARE = re.compile(rf"^{_NUM}$")
 _START_YES = re.compile(r"^\W*(?:yes|correct|right|true)\b", re.IGNORECASE)
 _START_NO = re.compile(r"^\W*(?:no|incorrect|wrong|false)\b", re.IGNORECASE)
-_VERDICT = re.compile(r"\b(not correct|incorrect|wrong|not right|correct|right)\b", re.IGNORECASE)
+# "correct"/"right" as a verdict, not as the adjective of "the correct answer is 6".
+_VERDICT = re.compile(
+    r"\b(not correct|incorrect|wrong|not right|correct|right)\b(?!\s+(?:final\s+)?answer)",
+    re.IGNORECASE,
+)
+_STATED = re.compile(
+    r"\b(?:correct|right)\s+(?:final\s+)?answer\s+(?:is|would be|should be|:)\s*:?\s*"
+    r"([^\n]+)",
+    re.IGNORECASE,
+)
 
 
-def parse_judge_score(reply: str) -> tuple[float, str] | None:
+def parse_judge_score(
+    reply: str, answer: str | None = None, kind: str = "exact"
+) -> tuple[float, str] | None:
     """A judge reply → (score in [0, 1], the rule that read it), or None for garbage.
 
     Rules, first match wins: ``Score: N`` (optionally ``/D``, default out of 10);
     ``N/D`` or ``N out of D``; a bare percentage; a bare number (integers 0–10 are out of
     10, a decimal in [0, 1] is taken as is); a leading yes/no or correct/incorrect; the
-    first verdict word anywhere ("not correct" and "incorrect" before "correct"). A
-    number outside its scale is garbage, not clipped.
+    first verdict word anywhere ("not correct" and "incorrect" before "correct"; "the
+    correct answer" is not a verdict); and, given the proposed ``answer``, a stated
+    "the correct answer is X": 1 if X is the proposed answer (same class, see
+    ``answer_key``), else 0. A number outside its scale is garbage, not clipped.
     """
     text = _THINK.sub(" ", reply).strip().strip("*`\"' ")
     if not text:
@@ -107,6 +121,10 @@ def parse_judge_score(reply: str) -> tuple[float, str] | None:
     found = _VERDICT.search(text)
     if found:
         return (1.0 if found[1].lower() in ("correct", "right") else 0.0), "verdict"
+    found = _STATED.search(text)
+    if found and answer is not None:
+        same = answer_key(found[1], kind) == answer_key(answer, kind)
+        return (1.0 if same else 0.0), "stated_answer"
     return None
 
 
@@ -160,7 +178,7 @@ class JudgeVerifier(Verifier):
             seed=self.seed,
         )
         reply = result.text or result.reasoning
-        parsed = parse_judge_score(reply)
+        parsed = parse_judge_score(reply, record.answer, record.kind)
         if parsed is None:
             raise VerifierError(f"no score in the judge's reply {reply[:80]!r}")
         score, rule = parsed
