@@ -79,7 +79,7 @@ def test_pareto_front_and_cheapest_configuration() -> None:
     result = analyze(df, cost="eflops", n_boot=200, target_metric=0.7)
     front = result.pareto
     assert set(front["cost_axis"]) == {"eflops"}
-    assert set(front["strategy"]) == {"single", "majority", "best_of_n", "weighted_vote"}
+    assert set(front["strategy"]) == {"single", "majority", "best_of_n", "weighted"}
     assert front["cost"].notna().all()
     assert (front["on_front"] != front["dominated"]).all()
     # Nothing on the front is beaten by a point that is cheaper and at least as good.
@@ -141,5 +141,7 @@ def test_strategy_records_are_configurations() -> None:
     result = analyze(records_frame(rows), n_boot=50)
     row = result.pareto.iloc[0]
     assert row["source"] == "records" and row["n"] == 8
+    assert row["strategy"] == "self_consistency"
+    assert row["label"] == "m forced:256 self_consistency@8"
     assert row["metric"] == pytest.approx(0.8)
     assert row["cost"] == pytest.approx(820.0)

@@ -143,3 +143,19 @@ def test_empty_frame_gives_empty_tables() -> None:
     result = analyze(empty, n_boot=10)
     for name in TABLES:
         assert getattr(result, name).empty
+
+
+def test_unknown_token_counts_are_left_out_not_counted_as_minus_one() -> None:
+    df = synthetic_frame(natural=True, n_questions=20, n_samples=3, seed=53)
+    known = analyze(df, n_boot=20)
+    unknown = df.copy()
+    unknown.loc[unknown.index[::5], "reasoning_tokens"] = -1  # the engine could not count
+    result = analyze(unknown, n_boot=20)
+    assert any("no reasoning token count" in w for w in result.warnings)
+    curves = result.curves[result.curves["level"] == "all"].set_index("budget_tokens")
+    mask = (unknown["reasoning_tokens"] >= 0) & (unknown["budget_mode"] == "forced")
+    want = unknown[mask].groupby("budget_tokens")["reasoning_tokens"].mean()
+    assert np.allclose(curves.loc[want.index, "x_tokens"], want)
+    # Scores still count: only lengths are unknown.
+    assert (curves["n"].to_numpy() == known.curves.set_index("budget_tokens")["n"].to_numpy()).all()
+    assert result.natural_rank["mean_tokens"].min() > 0

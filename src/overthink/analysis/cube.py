@@ -78,12 +78,13 @@ def group_cube(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Cube rows and slope rows (with the knob interaction) of one group."""
     a = group.arrays
-    mask = a["valid"]
+    mask = a["valid"] & np.isfinite(a["reasoning_tokens"])  # length known
     if not mask.any():
         return [], []
     metric = metric_names(group.family)[0]
     tokens = a["reasoning_tokens"]
     edges = quantile_edges(tokens[mask], n_bins)
+    tokens = np.nan_to_num(tokens)
     cube_rows = binned_rows(
         group, mask, assign_bins(tokens, edges), edges, metric, bin_column="length_bin"
     )

@@ -90,8 +90,9 @@ def group_curves(group: Group) -> tuple[list[dict[str, Any]], list[CurveFit]]:
             size = s.n_questions * n_b
             valid = a["valid"][r]
             v = np.where(valid, a["value"][r], 0.0)
-            ok = ~a["failed"][r]
-            tok = np.where(ok, a["reasoning_tokens"][r], 0.0)
+            tok = a["reasoning_tokens"][r]
+            ok = ~a["failed"][r] & np.isfinite(tok)  # unknown counts stay out of the mean
+            tok = np.where(ok, tok, 0.0)
             out = np.empty((s.n_questions, n_b, _NSTATS))
             out[..., _N] = np.bincount(cell, weights=valid, minlength=size).reshape(-1, n_b)
             out[..., _SUM] = np.bincount(cell, weights=v, minlength=size).reshape(-1, n_b)

@@ -132,7 +132,11 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
         out[c].fillna(0).to_numpy(dtype=float)
         for c in ("prompt_tokens", "reasoning_tokens", "answer_tokens")
     ]
-    out["total_tokens"] = tokens[0] + tokens[1] + tokens[2]
+    total = tokens[0] + tokens[1] + tokens[2]
+    # -1 marks a count the engine could not know: the total is unknown too.
+    out["total_tokens"] = np.where(
+        (tokens[0] < 0) | (tokens[1] < 0) | (tokens[2] < 0), np.nan, total
+    )
     return out
 
 

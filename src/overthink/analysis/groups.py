@@ -242,6 +242,10 @@ def _arrays(df: pd.DataFrame) -> dict[str, Any]:
             out[col] = series.fillna(False).to_numpy(dtype=bool)
         else:
             out[col] = pd.to_numeric(series, errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+    # A token count of -1 means "unknown" (never guessed by the engine layer): NaN here, so
+    # it is left out of means, ranks and bins instead of counting as -1 tokens.
+    for col in ("reasoning_tokens", "prompt_tokens", "answer_tokens"):
+        out[col] = np.where(out[col] < 0, np.nan, out[col])
     out["budget_mode"] = df["budget_mode"].astype(str).to_numpy()
     out["answer"] = df["answer"].to_numpy(dtype=object)
     out["kind"] = df["kind"].astype(str).to_numpy() if "kind" in df else None

@@ -52,7 +52,8 @@ def group_natural(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[CurveFit]]:
     """Rank rows, bin rows and rank-curve fits (for verdicts) of a group's natural runs."""
     a = group.arrays
-    mask = (a["budget_mode"] == NATURAL_MODE) & a["valid"]
+    # Only records whose reasoning length is known can be ranked or binned by it.
+    mask = (a["budget_mode"] == NATURAL_MODE) & a["valid"] & np.isfinite(a["reasoning_tokens"])
     if not mask.any():
         return [], [], []
     pos = np.flatnonzero(mask)
@@ -134,6 +135,6 @@ def group_natural(
             )
         )
     edges = quantile_edges(a["reasoning_tokens"][pos], n_bins)
-    bin_of = assign_bins(a["reasoning_tokens"], edges)
+    bin_of = assign_bins(np.nan_to_num(a["reasoning_tokens"]), edges)
     bin_rows = binned_rows(group, mask, bin_of, edges, metric)
     return rank_rows, bin_rows, fits

@@ -42,7 +42,9 @@ PARETO_COLUMNS = [
 ]  # fmt: skip
 CHEAPEST_COLUMNS = [*PARETO_COLUMNS, "threshold", "criterion"]
 
-_STRATEGY_OF = {"maj@k": "majority", "best_of_k": "best_of_n", "weighted@k": "weighted_vote"}
+# Pool estimators as the strategy names of ``overthink.strategies`` (majority@8 ...).
+_STRATEGY_OF = {"maj@k": "majority", "best_of_k": "best_of_n", "weighted@k": "weighted"}
+_LABEL = re.compile(r"^(?P<name>.+?)@(?P<n>\d+)$")
 _COST_COLUMN = {
     "tokens": "cost_tokens",
     "usd": "cost_usd",
@@ -75,11 +77,14 @@ def _pool_configs(pools: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _n_of_strategy(name: str, meta_n: Any) -> int:
+def _split_strategy(label: str, meta_n: Any) -> tuple[str, int]:
+    """``"majority@8"`` → ``("majority", 8)``; other labels keep their name, n from meta."""
+    found = _LABEL.match(label)
+    if found:
+        return found["name"], int(found["n"])
     if meta_n is not None and np.isfinite(meta_n):
-        return int(meta_n)
-    found = re.search(r"(\d+)$", name)
-    return int(found.group(1)) if found else 1
+        return label, int(meta_n)
+    return label, 1
 
 
 def _strategy_configs(
@@ -110,28 +115,31 @@ def _strategy_configs(
             len(uniq), n_boot, rng_for(seed, "strategy", task, model, mode, budget, strategy)
         )
         low, high = percentile_ci(ratio(w @ sums, w @ counts)[:, None])
-        lin = ok["prompt_tokens"].to_numpy(dtype=float)
-        lout = ok["reasoning_tokens"].to_numpy(dtype=float) + ok["answer_tokens"].to_numpy(
-            dtype=float
-        )
+        meta_n = pd.to_numeric(ok[n_col], errors="coerce").median() if n_col else None
+        name, n = _split_strategy(str(strategy), meta_n)
+        # Token counts of a strategy record are sums over its n members; -1 = unknown.
+        tokens = [ok[c].to_numpy(dtype=float) for c in ("prompt_tokens", "reasoning_tokens",
+                                                         "answer_tokens")]  # fmt: skip
+        lin, lout = tokens[0], tokens[1] + tokens[2]
+        lout = np.where((tokens[1] < 0) | (tokens[2] < 0), np.nan, lout)
         price = price_for(str(model), prices)
         shape = shape_for(str(model), shapes)
         eflops = float("nan")
-        if shape is not None:
-            own, shared = kinetics_parts(shape, lin, lout, intensity)
-            eflops = float(np.mean(own + shared * lout))
-        meta_n = pd.to_numeric(ok[n_col], errors="coerce").median() if n_col else None
+        if shape is not None and np.isfinite(lout).any():
+            # Members' own lengths are not stored: charge n members of the mean length.
+            own, shared = kinetics_parts(shape, lin / n, lout / n, intensity)
+            eflops = float(np.nanmean(n * own + shared * lout / n))
         usd = (lin * price[0] + lout * price[1]) / 1e6 if price else np.full(len(lin), np.nan)
         rows.append(
             {
                 "task": task, "model": model, "budget_mode": mode,
                 "budget_tokens": int(cast(int, budget)),
-                "n": _n_of_strategy(str(strategy), meta_n), "strategy": strategy,
+                "n": n, "strategy": name,
                 "metric": float(v.mean()), "ci_low": float(low[0]), "ci_high": float(high[0]),
                 "metric_name": "mae" if family == "regression" else family,
                 "higher_is_better": family != "regression", "source": "records",
-                "cost_tokens": float((lin + lout).mean()),
-                "cost_usd": float(usd.mean()),
+                "cost_tokens": _nanmean(lin + lout),
+                "cost_usd": _nanmean(usd),
                 "cost_latency": float(ok["latency_s"].mean()), "cost_eflops": eflops,
             }
         )  # fmt: skip
@@ -143,6 +151,12 @@ def _strategy_configs(
             if c not in ("label", "cost_axis", "cost", "on_front", "dominated")
         ],
     )
+
+
+def _nanmean(values: Any) -> float:
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def mark_front(cost: Any, metric: Any, higher_is_better: bool = True) -> tuple[Any, Any]:

@@ -104,8 +104,10 @@ _CHECKS = (
 def _group_warnings(group: Group) -> list[str]:
     n = len(group.arrays["failed"])
     out = []
-    for column, what in _CHECKS:
-        count = int(group.arrays[column].sum())
+    counts = [(int(group.arrays[column].sum()), what) for column, what in _CHECKS]
+    unknown = np.isnan(group.arrays["reasoning_tokens"]) & ~group.arrays["failed"]
+    counts.append((int(unknown.sum()), "have no reasoning token count (left out of lengths)"))
+    for count, what in counts:
         if count:
             share = 100.0 * count / n
             out.append(

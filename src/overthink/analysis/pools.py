@@ -294,9 +294,12 @@ class _Pools:
         return _pad(values, self.grp, self.within, sel, n, fill)
 
     def mean(self, values: FloatArray) -> FloatArray:
-        """Per-group mean of a per-record array."""
-        sums = np.bincount(self.grp, weights=values, minlength=self.n_groups)
-        return np.asarray(sums / np.maximum(self.sizes, 1), dtype=float)
+        """Per-group mean of a per-record array over its known (finite) entries."""
+        known = np.isfinite(values)
+        filled = np.where(known, values, 0.0)
+        sums = np.bincount(self.grp, weights=filled, minlength=self.n_groups).astype(float)
+        counts = np.bincount(self.grp, weights=known, minlength=self.n_groups).astype(float)
+        return ratio(sums, counts)
 
 
 def _pool_groups(group: Group) -> _Pools | None:
@@ -362,8 +365,11 @@ def _costs(pools: _Pools, group: Group, costs: PoolCosts) -> dict[str, FloatArra
     """Mean cost of k samples per group on every axis (NaN where unavailable)."""
     a, rec, k_max = group.arrays, pools.rec, pools.k_max
     ks = np.arange(1, k_max + 1)[None, :]
-    prompt = np.nan_to_num(a["prompt_tokens"][rec])
-    lout = np.nan_to_num(a["reasoning_tokens"][rec]) + np.nan_to_num(a["answer_tokens"][rec])
+    # Unknown counts (NaN) are left out of the means; where an order statistic needs one,
+    # the group's mean stands in for it.
+    prompt = a["prompt_tokens"][rec]
+    lout = a["reasoning_tokens"][rec] + a["answer_tokens"][rec]
+    lout_filled = np.where(np.isfinite(lout), lout, pools.mean(lout)[pools.grp])
     out = {
         "tokens": ks * pools.mean(prompt + lout)[:, None],
         "usd": np.full((pools.n_groups, k_max), np.nan),
@@ -375,7 +381,7 @@ def _costs(pools: _Pools, group: Group, costs: PoolCosts) -> dict[str, FloatArra
         out["usd"] = ks * pools.mean(usd)[:, None]
     own = shared = None
     if costs.shape is not None:
-        own_r, shared_r = kinetics_parts(costs.shape, prompt, lout, costs.intensity)
+        own_r, shared_r = kinetics_parts(costs.shape, prompt, lout_filled, costs.intensity)
         own, shared = pools.mean(own_r), pools.mean(shared_r)
     for n in np.unique(pools.sizes):
         sel = pools.sizes == n
@@ -384,7 +390,8 @@ def _costs(pools: _Pools, group: Group, costs: PoolCosts) -> dict[str, FloatArra
         out["latency"][sel] = expected_best(-np.sort(-lat, axis=1), k_max)
         if own is not None and shared is not None:
             # The shared prompt is read once per step for as long as the longest sample.
-            longest = expected_best(-np.sort(-pools.pad(lout, sel, int(n), 0.0), axis=1), k_max)
+            longest = pools.pad(lout_filled, sel, int(n), np.nan)
+            longest = expected_best(-np.sort(-longest, axis=1), k_max)
             out["eflops"][sel] = ks * own[sel, None] + shared[sel, None] * longest
     has_k = np.arange(1, k_max + 1)[None, :] <= pools.sizes[:, None]
     for table in out.values():
