@@ -15,10 +15,13 @@ from rich.table import Table
 from overthink.analysis import Analysis
 from overthink.analysis import analyze as run_analysis
 from overthink.analysis.cost import COST_AXES
+from overthink.analysis.frame import records_frame
 from overthink.analysis.verdict import DEFAULT_ALPHA
 from overthink.cli.app import app
+from overthink.cli.strategies import missing_strategy_records, pool_tables
 from overthink.errors import ConfigError
-from overthink.experiment.store import STORE_FILE
+from overthink.experiment.store import STORE_FILE, Store
+from overthink.strategies import parse_strategies
 
 __all__ = ["ANALYSIS_DIR", "analyze", "load_prices", "verdict_table"]
 
@@ -125,6 +128,18 @@ def _cheapest_table(result: Analysis) -> Table:
     return table
 
 
+def _with_strategy_records(
+    run_dir: Path, strategies: list[str]
+) -> tuple[Path | pd.DataFrame, list[str]]:
+    """The run, plus in-memory strategy records for requested strategies it lacks."""
+    if not strategies:
+        return run_dir, []
+    with Store.of_run(run_dir) as store:
+        records = list(store.records())
+    extra, notes = missing_strategy_records(records, strategies)
+    return (records_frame([*records, *extra]) if extra else run_dir), notes
+
+
 @app.command()
 def analyze(
     run_dir: Annotated[Path, typer.Argument(help="Run folder (the one holding store.sqlite).")],
@@ -155,6 +170,14 @@ def analyze(
     alpha: Annotated[
         float, typer.Option("--alpha", help="Significance level of the verdicts.")
     ] = DEFAULT_ALPHA,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy",
+            help="Show pool curves of these strategies (first, majority, best_of_n, weighted) "
+            "next to the single-sample ones; computed in memory if the run has no records.",
+        ),
+    ] = None,
 ) -> None:
     """Scaling curves, inverse-scaling verdicts, pools and Pareto fronts of a run.
 
@@ -169,8 +192,10 @@ def analyze(
     if cost not in COST_AXES:
         raise ConfigError(f"unknown --cost {cost!r} (accepted: {', '.join(COST_AXES)})")
     price_table = load_prices(prices) if prices is not None else None
+    strategies = parse_strategies(strategy)
+    source, notes = _with_strategy_records(run_dir, strategies)
     result = run_analysis(
-        run_dir, by=by, cost=cost, n_boot=n_boot, seed=seed, prices=price_table,
+        source, by=by, cost=cost, n_boot=n_boot, seed=seed, prices=price_table,
         target_metric=target, alpha=alpha,
     )  # fmt: skip
     out_dir = run_dir / ANALYSIS_DIR
@@ -184,7 +209,9 @@ def analyze(
         console.print(verdict_table(result))
     if not result.cheapest.empty:
         console.print(_cheapest_table(result))
-    for warning in result.warnings:
+    for table in pool_tables(result, strategies):
+        console.print(table)
+    for warning in [*notes, *result.warnings]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     written = "CSV" + (" and JSON" if json_out else "")
     console.print(f"{written} written to {out_dir}", highlight=False)

@@ -156,6 +156,22 @@ def run(
             help="Forced sweeps: one trace at the largest cap, cut at smaller caps.",
         ),
     ] = None,
+    verifier: Annotated[
+        str | None,
+        typer.Option(
+            "--verifier", "-V", help="Score samples: comma list of rubric, judge, self_consistency."
+        ),
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy",
+            help="With -n > 1: first, majority, best_of_n, weighted (default: all that apply).",
+        ),
+    ] = None,
+    judge_model: Annotated[
+        str | None, typer.Option("--judge-model", help="Model of the judge verifier.")
+    ] = None,
 ) -> None:
     """Run an experiment (default: misleading_math × forced budgets on the embedded model)."""
     overrides: dict[str, Any] = {
@@ -172,12 +188,17 @@ def run(
         "name": name,
         "report": report,
         "prefix_sharing": prefix_sharing,
+        "verifiers": verifier,
+        "strategies": strategy,
+        "judge_model": judge_model,
     }
     cfg = load_config(config, overrides)
     if task or knob:
         names = task or [t.name for t in cfg.tasks]
         cfg = cfg.model_copy(update={"tasks": _knob_specs(names, knob or [])})
     cfg = ExperimentConfig.model_validate(cfg.model_dump())
+    for warning in cfg.sampling_warnings():
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     try:
         prepared, stats = asyncio.run(_run_with_progress(cfg))
     except KeyboardInterrupt:
@@ -196,10 +217,18 @@ def finish(prepared: PreparedRun, stats: RunStats) -> None:
 
     df = load_run(prepared.run_dir)
     ids = {t.trial_id for t in prepared.plan.trials}
+    if stats.post is not None:
+        ids.update(stats.post.strategy_ids)
     df = df[df["trial_id"].isin(ids)]
     analysis = analyze(df)
     for table in summary_tables(analysis.curves):
         console.print(table)
+    if stats.post is not None:
+        from overthink.cli.strategies import pool_tables, print_summary
+
+        for table in pool_tables(analysis, prepared.config.resolved_strategies()):
+            console.print(table)
+        print_summary(stats.post, err)
     for warning in analysis.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     err.print(

@@ -1,0 +1,104 @@
+"""Parallel sampling end to end on the real embedded SmolLM2 (shared server, tiny runs)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from helpers import run_experiment
+from overthink.analysis import analyze, load_run
+from overthink.engines.embedded import EmbeddedEngine, EmbeddedServer
+from overthink.strategies import verify_records
+from overthink.strategies.verifiers.judge import JudgeVerifier
+
+pytestmark = pytest.mark.engine
+
+TINY = {
+    "tasks": [{"name": "misleading_math", "knobs": {"distractors": [1]}}],
+    "samples": 2,
+    "budgets": "0,16",
+    "samples_per_question": 3,
+}
+
+
+def test_n_samples_verifiers_and_strategy_records(
+    embedded_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    cfg, stats, records = run_experiment(out, verifiers="rubric,judge", **TINY)
+    assert cfg.temperature == 0.7  # N > 1 and no temperature chosen: sampled, and recorded
+    singles = [r for r in records if r.strategy == "single"]
+    strat = [r for r in records if r.strategy != "single"]
+    assert len(singles) == 2 * 2 * 3 and stats.errors == 0
+    assert {(r.sample_index, r.seed) for r in singles} == {(0, 0), (1, 1), (2, 2)}
+    # Every usable sample carries both verifier scores and their combination.
+    for r in singles:
+        assert r.verifier == "rubric+judge"
+        assert set(r.resolved["verifiers"]) == {"rubric", "judge"}
+        if r.verifier_score is not None:
+            assert 0.0 <= r.verifier_score <= 1.0
+    # 4 questions×budgets, 4 strategies each (verifier-based ones included).
+    assert stats.post is not None and stats.post.strategies.groups == 4
+    assert sorted({r.strategy for r in strat}) == [
+        "best_of_n@3", "first@3", "majority@3", "weighted@3",
+    ]  # fmt: skip
+    assert len(strat) == 16
+    by_id = {r.trial_id: r for r in singles}
+    for r in strat:
+        members = [by_id[t] for t in r.resolved["strategy"]["members"]]
+        assert len(members) == 3
+        assert r.total_tokens == sum(m.total_tokens for m in members)
+        chosen = by_id[r.resolved["strategy"]["chosen"]]
+        assert (r.answer, r.score) == (chosen.answer, chosen.score)
+
+    # Resume: nothing regenerated, no judge call repeated, strategy records rewritten
+    # in place (same ids, same count).
+    _, again, records2 = run_experiment(out, verifiers="rubric,judge", **TINY)
+    assert again.done == 0 and again.post is not None
+    assert again.post.verify.scored["judge"] == 0 and again.post.verify.reused["judge"] == 12
+    assert again.post.written == 0
+    assert sorted(r.trial_id for r in records2) == sorted(r.trial_id for r in records)
+
+    # Analysis treats strategy records as configurations on the Pareto front.
+    result = analyze(load_run(out), n_boot=50)
+    own = result.pareto[result.pareto["source"] == "records"]
+    assert set(own["strategy"]) == {"first", "majority", "best_of_n", "weighted"}
+    assert set(own["n"]) == {3}
+    single = result.pareto[result.pareto["strategy"] == "single"]
+    # Same budget: N samples cost N times as many tokens (the cost axis sees the total).
+    for budget in (0, 16):
+        one = float(single[single["budget_tokens"] == budget]["cost_tokens"].iloc[0])
+        maj = own[(own["strategy"] == "majority") & (own["budget_tokens"] == budget)]
+        assert float(maj["cost_tokens"].iloc[0]) == pytest.approx(3 * one, rel=1e-6)
+
+
+def test_judge_scores_real_samples_through_the_embedded_engine(
+    embedded_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    _, _, records = run_experiment(
+        tmp_path / "r", tasks=[{"name": "misleading_math", "knobs": {"distractors": [0]}}],
+        samples=3, budgets="0",
+    )  # fmt: skip
+
+    async def go() -> tuple[list[object], object]:
+        engine = EmbeddedEngine(slots=4)
+        try:
+            return await verify_records(records, [JudgeVerifier(engine)])  # type: ignore[return-value]
+        finally:
+            await engine.aclose()
+
+    out, report = asyncio.run(go())
+    assert len(out) == 3
+    assert report.scored["judge"] + report.failed["judge"] == 3
+    for r in out:
+        score = r.verifier_score  # type: ignore[attr-defined]
+        detail = r.resolved["verifier_details"].get("judge")  # type: ignore[attr-defined]
+        if score is None:
+            # An unparseable reply is a counted null, with the reason kept.
+            assert "judge" in r.resolved["verifier_errors"]  # type: ignore[attr-defined]
+        else:
+            assert 0.0 <= score <= 1.0
+            if "skipped" not in detail:
+                assert detail["completion_tokens"] > 0 and detail["reply"]
