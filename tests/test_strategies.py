@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 
+from overthink.analysis import analyze, records_frame
 from overthink.core import Record
 from overthink.errors import ConfigError
 from overthink.strategies import (
@@ -209,3 +211,26 @@ def test_parse_strategy_names() -> None:
         parse_strategies("vote")
     assert default_strategies(False) == ["first", "majority"]
     assert default_strategies(True) == ["first", "majority", "best_of_n", "weighted"]
+
+
+def test_strategy_records_agree_with_the_pool_estimators_at_k_equal_n() -> None:
+    # Without ties, a strategy over all N samples is exactly the pool estimate at k = N:
+    # the same answer classes (numbers compare as numbers) and the same vote.
+    rng = random.Random(7)
+    records = []
+    for q in range(12):
+        for i in range(5):  # odd N and two classes: majority never ties
+            answer = rng.choice(["2", "3.0", "2.0", "three"])
+            records.append(
+                rec(i, answer, q=q, sample_id=f"q{q}", trial_id=f"q{q}-{i}",
+                    verifier="rubric", verifier_score=rng.random())
+            )  # fmt: skip
+    combined, report = combine(records, ["majority", "best_of_n", "weighted"])
+    assert report.ties["majority"] == 0 and report.ties["weighted"] == 0
+    result = analyze(records_frame([*records, *combined]), n_boot=20)
+    pools = result.pools[(result.pools["level"] == "all") & (result.pools["k"] == 5)]
+    own = result.pareto[result.pareto["source"] == "records"].set_index("strategy")
+    for estimator, name in (("maj@k", "majority"), ("best_of_k", "best_of_n"),
+                            ("weighted@k", "weighted")):  # fmt: skip
+        pool = float(pools[pools["estimator"] == estimator]["metric"].iloc[0])
+        assert float(own.loc[name, "metric"]) == pytest.approx(pool, abs=1e-6), name
