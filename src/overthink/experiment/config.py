@@ -37,6 +37,15 @@ SAMPLING_TEMPERATURE = 0.7
 # Settings applied after generation: they never change a trial, so they are not part of
 # the run's identity (a run can be re-verified under the same name).
 _POSTPROCESS_FIELDS = {"verifiers", "strategies", "judge_model"}
+_IDENTITY_IF_CHANGED = (
+    "prompt_variant",
+    "prompt_template",
+    "native_style",
+    "effort_edges",
+    "effort_levels",
+    "think_open",
+    "think_close",
+)
 
 
 class TaskSpec(BaseModel):
@@ -103,6 +112,22 @@ class ExperimentConfig(BaseModel):
     (default: every one that applies; best_of_n and weighted need a verifier)."""
     judge_model: str = "embedded"
     """Model of the judge verifier (any name ``models`` accepts)."""
+    prompt_variant: str = "neutral"
+    """Prompt budgets: how the budget is stated — neutral, urge-use or urge-brevity."""
+    prompt_template: str | None = None
+    """Prompt budgets: a custom statement with a ``{budget}`` placeholder (overrides
+    ``prompt_variant``)."""
+    native_style: str | None = None
+    """openai-api/ models: how native budgets are sent — gemini (default: Gemini's
+    ``thinking_budget`` in ``extra_body``), thinking_budget, vllm or effort."""
+    effort_edges: list[int] = Field(default_factory=lambda: [2048, 8192])
+    """Native budgets sent as ``reasoning_effort``: a budget below ``effort_edges[i]`` gets
+    ``effort_levels[i]``, larger ones the last level."""
+    effort_levels: list[str] = Field(default_factory=lambda: ["low", "medium", "high"])
+    think_open: str | None = None
+    """Thinking markers on raw-completion engines (set both, or neither: then they come
+    from the chat template, else ``<think>``/``</think>``)."""
+    think_close: str | None = None
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -136,6 +161,35 @@ class ExperimentConfig(BaseModel):
     @classmethod
     def _strategy_names(cls, value: Any) -> Any:
         return parse_strategies(value) if isinstance(value, str | list | tuple) else value
+
+    @field_validator("prompt_variant")
+    @classmethod
+    def _known_variant(cls, value: str) -> str:
+        from overthink.reasoning.prompts import PROMPT_VARIANTS
+
+        if value not in PROMPT_VARIANTS:
+            raise ValueError(f"{value!r} is not one of {', '.join(PROMPT_VARIANTS)}")
+        return value
+
+    @field_validator("native_style")
+    @classmethod
+    def _known_native_style(cls, value: str | None) -> str | None:
+        from overthink.engines.openai_compat import NATIVE_STYLES
+
+        if value is not None and value not in NATIVE_STYLES:
+            raise ValueError(f"{value!r} is not one of {', '.join(NATIVE_STYLES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _budget_control(self) -> ExperimentConfig:
+        from overthink.engines.openai_compat import EffortBuckets
+        from overthink.reasoning.prompts import ReasoningOptions
+
+        ReasoningOptions(self.prompt_variant, self.prompt_template)
+        EffortBuckets(tuple(self.effort_edges), tuple(self.effort_levels))
+        if (self.think_open is None) != (self.think_close is None):
+            raise ValueError("think_open and think_close must be set together")
+        return self
 
     @model_validator(mode="after")
     def _sampling_temperature(self) -> ExperimentConfig:
@@ -199,6 +253,13 @@ class ExperimentConfig(BaseModel):
         ident = self.model_dump(
             mode="json", exclude={"out", "report", "name", "concurrency", *_POSTPROCESS_FIELDS}
         )
+        # Budget-control settings join the identity only when changed from their defaults,
+        # so run names (and resumes) from before these settings existed stay valid.
+        for key in _IDENTITY_IF_CHANGED:
+            if ident.get(key) == ExperimentConfig.model_fields[key].get_default(
+                call_default_factory=True
+            ):
+                ident.pop(key, None)
         digest = hashlib.sha256(canonical_json(ident).encode()).hexdigest()[:8]
         stem = "+".join(t.name.replace(":", "_").replace("/", "_") for t in self.tasks)[:40]
         return f"{stem}-{digest}"
