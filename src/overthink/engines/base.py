@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from overthink.core import BudgetMode
+from overthink.engines.markers import DEFAULT_MARKERS, ThinkMarkers
+from overthink.errors import ConfigError
 
-__all__ = ["ChatResult", "CompletionResult", "Engine", "Message"]
+__all__ = ["ChatBudget", "ChatResult", "CompletionResult", "Engine", "Message"]
 
 Message = dict[str, str]
 
@@ -29,6 +31,26 @@ class ChatResult:
     request: dict[str, Any] = field(default_factory=dict)
     """The parameters sent (no secrets)."""
     retries: int = 0
+    response_meta: dict[str, Any] = field(default_factory=dict)
+    """Provider facts about the answer worth keeping (raw stop reason, usage breakdown)."""
+
+
+@dataclass
+class ChatBudget:
+    """How one chat request carries a budget on a given engine.
+
+    The budget layer picks the reasoning cap; the engine turns it into what its API
+    understands. Everything here ends up in the record's ``resolved``.
+    """
+
+    max_tokens: int
+    """The output limit to send (reasoning + answer on every API that counts both)."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Provider parameters to send with the request (``reasoning_effort``, ``thinking``...)."""
+    enforced_cap: int | None = None
+    """Reasoning tokens the provider was asked to stay within (None: no token-level limit)."""
+    notes: dict[str, Any] = field(default_factory=dict)
+    """How the request was derived (bucket edges, a raised minimum...)."""
 
 
 @dataclass
@@ -57,8 +79,10 @@ class Engine(ABC):
     """The model name as recorded (e.g. ``embedded``, ``openai-api/qwen3``)."""
     capabilities: frozenset[BudgetMode] = frozenset({BudgetMode.NONE, BudgetMode.NATURAL})
     can_complete: bool = False
-    think_open: str = "<think>"
-    think_close: str = "</think>"
+    think_open: str = DEFAULT_MARKERS.open
+    think_close: str = DEFAULT_MARKERS.close
+    think_source: str = DEFAULT_MARKERS.source
+    """Where the markers came from: ``config``, ``chat_template`` or ``default``."""
     deterministic: bool = False
     """One request in flight and no prompt-cache reuse, so greedy output repeats exactly."""
     generated_tokens: int = 0
@@ -94,6 +118,35 @@ class Engine(ABC):
         """
         raise NotImplementedError(f"engine {self.name!r} has no raw-completion endpoint")
 
+    def set_markers(self, markers: ThinkMarkers) -> None:
+        """Use ``markers`` for thinking segments (from the config or the chat template)."""
+        self.think_open, self.think_close = markers.open, markers.close
+        self.think_source = markers.source
+
+    @property
+    def markers_from_model(self) -> bool:
+        """True when the model is known to think in our markers (template or config)."""
+        return self.think_source != DEFAULT_MARKERS.source
+
+    def chat_budget(self, mode: BudgetMode, reasoning_cap: int, answer_tokens: int) -> ChatBudget:
+        """The request for a chat call under ``mode`` with at most ``reasoning_cap`` tokens.
+
+        ``reasoning_cap`` is the budget for ``native``, a safety cap for ``natural`` and
+        ``prompt``, and 0 for ``none``. Engines with a provider parameter override this;
+        the default sends no thinking parameter and refuses ``native``. It must stay pure
+        (no I/O): it also validates budgets before a run starts.
+        """
+        if mode is BudgetMode.NATIVE:
+            raise ConfigError(
+                f"model {self.name!r} has no native budget parameter "
+                "(use forced or prompt budgets, or a provider that has one)"
+            )
+        if mode is BudgetMode.FORCED:
+            raise ConfigError(f"model {self.name!r}: forced budgets need a raw-completion endpoint")
+        if mode is BudgetMode.NONE:
+            return ChatBudget(max_tokens=answer_tokens, enforced_cap=0)
+        return ChatBudget(max_tokens=reasoning_cap + answer_tokens)
+
     async def render_chat(self, messages: list[Message]) -> str:
         """The model's chat template applied to ``messages``, ready for ``complete``."""
         raise NotImplementedError(f"engine {self.name!r} cannot render its chat template")
@@ -110,4 +163,8 @@ class Engine(ABC):
 
     def describe(self) -> dict[str, Any]:
         """Engine facts recorded in every record's ``resolved`` (no secrets)."""
-        return {"engine": type(self).__name__, "deterministic": self.deterministic}
+        return {
+            "engine": type(self).__name__,
+            "deterministic": self.deterministic,
+            "think_markers_from": self.think_source,
+        }

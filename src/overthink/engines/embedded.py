@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, ClassVar
 
+from overthink.engines.markers import ThinkMarkers
 from overthink.engines.openai_compat import OpenAICompatEngine
 from overthink.errors import EngineUnavailable
 
@@ -137,8 +138,11 @@ class EmbeddedEngine(OpenAICompatEngine):
         ctx_per_slot: int = 4096,
         deterministic: bool = False,
         max_retries: int = 4,
+        markers: ThinkMarkers | None = None,
     ) -> None:
         self.server = EmbeddedServer.shared(model_path, slots=slots, ctx_per_slot=ctx_per_slot)
+        # llama.cpp has no per-request thinking budget, so no native_style: forced budgets
+        # are the way to control thinking here.
         super().__init__(
             name,
             self.server.model_path.stem,
@@ -146,6 +150,7 @@ class EmbeddedEngine(OpenAICompatEngine):
             concurrency=1 if deterministic else slots,
             deterministic=deterministic,
             max_retries=max_retries,
+            markers=markers,
         )
 
     def describe(self) -> dict[str, Any]:

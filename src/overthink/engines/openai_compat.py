@@ -1,68 +1,89 @@
 """Any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama) through the ``openai`` SDK.
 
 Retries with exponential backoff on 429, 5xx, timeouts and dropped connections (counted,
-so records say how many were needed), and a concurrency limit per engine. Reasoning is
-read from ``reasoning_content``/``reasoning`` fields or a ``<think>…</think>`` segment;
-reasoning tokens come from usage when reported, else from the server's ``/tokenize``.
+so records say how many were needed), and a concurrency limit per engine — both from
+``engines.retry``. Reasoning is read from ``reasoning_content``/``reasoning`` fields or a
+thinking segment; reasoning tokens come from usage when reported, else from the server's
+``/tokenize``.
+
+A ``native`` budget on a generic OpenAI-compatible server is sent in one of a few known
+shapes (``native_style``); the default is Gemini's ``thinking_budget`` inside the
+``extra_body.google.thinking_config`` object that Google's OpenAI-compatible endpoint reads.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import openai
 
 from overthink.core import BudgetMode
-from overthink.engines.base import ChatResult, CompletionResult, Engine, Message
-from overthink.errors import EngineUnavailable
+from overthink.engines.base import ChatBudget, ChatResult, CompletionResult, Engine, Message
+from overthink.engines.markers import ThinkMarkers, markers_in_template, split_think
+from overthink.engines.retry import EngineCallError, RetryableStatus, RetryLoop
+from overthink.errors import ConfigError, EngineUnavailable
 
-__all__ = ["EngineCallError", "OpenAICompatEngine", "split_think"]
+__all__ = [
+    "NATIVE_STYLES",
+    "EffortBuckets",
+    "EngineCallError",
+    "OpenAICompatEngine",
+    "split_think",
+]
 
 T = TypeVar("T")
 
+NATIVE_STYLES = ("gemini", "thinking_budget", "vllm", "effort")
+"""How ``native`` budgets are sent to an OpenAI-compatible server:
 
-class _RetryableStatus(RuntimeError):
-    """A 429/5xx answer from one of the server's non-OpenAI endpoints."""
+* ``gemini`` — ``extra_body: {google: {thinking_config: {thinking_budget: B,
+  include_thoughts: true}}}`` (Google's OpenAI-compatible endpoint);
+* ``thinking_budget`` — a top-level ``thinking_budget: B`` (Qwen on DashScope and others);
+* ``vllm`` — vLLM's top-level ``thinking_token_budget: B``;
+* ``effort`` — ``reasoning_effort`` bucketed from B (see ``EffortBuckets``).
+"""
 
-
-_RETRYABLE = (
-    openai.APIConnectionError,  # includes APITimeoutError and dropped connections
-    openai.RateLimitError,
-    openai.InternalServerError,
-    httpx.TransportError,
-    _RetryableStatus,
-)
-
-
-class EngineCallError(RuntimeError):
-    """A request failed for good (after retries, or a non-retryable status)."""
-
-    def __init__(self, message: str, retries: int) -> None:
-        super().__init__(message)
-        self.retries = retries
+# Gemini's compatibility layer returns thought summaries wrapped in these tags.
+_GEMINI_THOUGHT = ("<thought>", "</thought>")
 
 
-def split_think(
-    text: str, open_tag: str = "<think>", close_tag: str = "</think>"
-) -> tuple[str, str]:
-    """Split ``text`` into (reasoning, answer) on a thinking segment.
+@dataclass(frozen=True)
+class EffortBuckets:
+    """Token budget → ``reasoning_effort`` level.
 
-    An unclosed segment (generation cut inside thinking) is all reasoning; text with no
-    segment is all answer. Some templates open the segment in the prompt, so a lone close
-    tag also splits.
+    ``levels[i]`` is used for budgets below ``edges[i]``; the last level for the rest. The
+    default maps B < 2048 → low, B < 8192 → medium, else high. OpenAI publishes no token
+    equivalent for its levels, so the edges are a convention: every record stores the
+    level sent and the edges used.
     """
-    start = text.find(open_tag)
-    end = text.find(close_tag)
-    if start == -1 and end == -1:
-        return "", text.strip()
-    if start != -1 and (end == -1 or end < start):
-        return text[start + len(open_tag) :].strip(), ""
-    begin = 0 if start == -1 else start + len(open_tag)
-    return text[begin:end].strip(), text[end + len(close_tag) :].strip()
+
+    edges: tuple[int, ...] = (2048, 8192)
+    levels: tuple[str, ...] = ("low", "medium", "high")
+
+    def __post_init__(self) -> None:
+        if len(self.levels) != len(self.edges) + 1:
+            raise ConfigError(
+                f"effort_levels needs one more entry than effort_edges "
+                f"(got {len(self.levels)} levels for {len(self.edges)} edges)"
+            )
+        if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+            raise ConfigError(f"effort_edges must be strictly increasing: {list(self.edges)}")
+        if any(e <= 0 for e in self.edges):
+            raise ConfigError(f"effort_edges must be positive: {list(self.edges)}")
+
+    def level(self, tokens: int) -> str:
+        """The effort level for a budget of ``tokens``."""
+        for edge, level in zip(self.edges, self.levels, strict=False):
+            if tokens < edge:
+                return level
+        return self.levels[-1]
+
+    def describe(self) -> dict[str, Any]:
+        """The bucketing rule, as recorded next to the level sent."""
+        return {"effort_edges": list(self.edges), "effort_levels": list(self.levels)}
 
 
 def _token_bytes(logprobs: Any) -> list[bytes] | None:
@@ -86,6 +107,23 @@ def _token_bytes(logprobs: Any) -> list[bytes] | None:
     return None
 
 
+def openai_retry_loop(
+    name: str, *, concurrency: int, max_retries: int, backoff_s: float, secrets: tuple[str, ...]
+) -> RetryLoop:
+    """The shared retry loop, taught the ``openai`` SDK's exceptions."""
+    return RetryLoop(
+        name,
+        # APIConnectionError includes APITimeoutError and dropped connections; httpx
+        # errors come from the endpoints we call without the SDK (/tokenize...).
+        transient=(openai.APIConnectionError, httpx.TransportError),
+        status_errors=(openai.APIStatusError,),
+        concurrency=concurrency,
+        max_retries=max_retries,
+        backoff_s=backoff_s,
+        secrets=secrets,
+    )
+
+
 class OpenAICompatEngine(Engine):
     """An engine for any server speaking the OpenAI chat/completions wire format."""
 
@@ -104,6 +142,9 @@ class OpenAICompatEngine(Engine):
         backoff_s: float = 0.5,
         deterministic: bool = False,
         can_complete: bool = True,
+        native_style: str | None = None,
+        effort: EffortBuckets | None = None,
+        markers: ThinkMarkers | None = None,
     ) -> None:
         self.name = name
         self.model = model
@@ -116,17 +157,79 @@ class OpenAICompatEngine(Engine):
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.can_complete = can_complete
+        if native_style is not None and native_style not in NATIVE_STYLES:
+            raise ConfigError(
+                f"native_style {native_style!r} is not one of {', '.join(NATIVE_STYLES)}"
+            )
+        self.native_style = native_style
+        self.effort = effort or EffortBuckets()
+        caps = set(self.capabilities)
         if can_complete:
-            self.capabilities = self.capabilities | {BudgetMode.FORCED}
+            caps.add(BudgetMode.FORCED)
+        if native_style is not None:
+            caps.add(BudgetMode.NATIVE)
+        self.capabilities = frozenset(caps)
+        if markers is not None:
+            self.set_markers(markers)
+        self._markers_fixed = markers is not None
+        # The key is handed to the SDK and to the retry loop (to scrub it from error text)
+        # and is never stored anywhere a record, log or report could read it.
+        secrets = (api_key,) if api_key not in ("not-needed", "none", "") else ()
+        self._retry = openai_retry_loop(
+            name,
+            concurrency=self.concurrency,
+            max_retries=max_retries,
+            backoff_s=backoff_s,
+            secrets=secrets,
+        )
         # The SDK's own retries are off: ours count attempts so records can report them.
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url, api_key=api_key, max_retries=0, timeout=timeout_s
         )
         self._http = httpx.AsyncClient(base_url=self.root_url, timeout=timeout_s)
-        self._sem: asyncio.Semaphore | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "model": self.model}
+        out = {**super().describe(), "model": self.model}
+        if self.native_style is not None:
+            out["native_style"] = self.native_style
+        return out
+
+    def chat_budget(self, mode: BudgetMode, reasoning_cap: int, answer_tokens: int) -> ChatBudget:
+        if mode is not BudgetMode.NATIVE or self.native_style is None:
+            return super().chat_budget(mode, reasoning_cap, answer_tokens)
+        budget = reasoning_cap
+        max_tokens = budget + answer_tokens
+        style = self.native_style
+        if style == "effort":
+            level = self.effort.level(budget)
+            # reasoning_effort is a hint, not a token budget: the only token limit sent
+            # is max_tokens, so that is what the record calls enforced.
+            return ChatBudget(
+                max_tokens=max_tokens,
+                params={"reasoning_effort": level},
+                enforced_cap=max_tokens,
+                notes={"native_style": style, **self.effort.describe()},
+            )
+        params: dict[str, Any]
+        if style == "gemini":
+            # Google's OpenAI-compatible endpoint reads a literal "extra_body" key.
+            params = {
+                "extra_body": {
+                    "google": {
+                        "thinking_config": {"thinking_budget": budget, "include_thoughts": True}
+                    }
+                }
+            }
+        elif style == "vllm":
+            params = {"thinking_token_budget": budget}
+        else:
+            params = {"thinking_budget": budget}
+        return ChatBudget(
+            max_tokens=max_tokens,
+            params=params,
+            enforced_cap=budget,
+            notes={"native_style": style},
+        )
 
     def _extra(self, extra: dict[str, Any] | None) -> dict[str, Any]:
         body = dict(extra or {})
@@ -137,25 +240,34 @@ class OpenAICompatEngine(Engine):
         return body
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> tuple[T, int]:
-        if self._sem is None:
-            self._sem = asyncio.Semaphore(self.concurrency)
-        async with self._sem:
-            attempt = 0
-            while True:
-                try:
-                    return await fn(), attempt
-                except _RETRYABLE as exc:
-                    if attempt >= self.max_retries:
-                        raise EngineCallError(
-                            f"{type(exc).__name__} after {attempt} retries: {exc}", attempt
-                        ) from exc
-                except openai.APIStatusError as exc:
-                    raise EngineCallError(
-                        f"HTTP {exc.status_code} from {self.name}: {exc.message}", attempt
-                    ) from exc
-                delay = self.backoff_s * (2**attempt) * (0.5 + random.random())
-                attempt += 1
-                await asyncio.sleep(delay)
+        return await self._retry(fn)
+
+    def _split_reasoning(self, content: str, extras: dict[str, Any]) -> tuple[str, str]:
+        """(reasoning, answer) from a chat message's reasoning field or its content."""
+        field_reasoning = extras.get("reasoning_content") or extras.get("reasoning") or ""
+        if field_reasoning:
+            return str(field_reasoning).strip(), content.strip()
+        reasoning, text = split_think(content, self.think_open, self.think_close)
+        if not reasoning and self.native_style == "gemini" and _GEMINI_THOUGHT[0] in content:
+            reasoning, text = split_think(content, *_GEMINI_THOUGHT)
+        return reasoning, text
+
+    def _chat_request(
+        self,
+        max_tokens: int | None,
+        temperature: float,
+        seed: int | None,
+        stop: list[str] | None,
+    ) -> dict[str, Any]:
+        """Typed SDK arguments of a chat call (providers rename or drop some)."""
+        request: dict[str, Any] = {"model": self.model, "temperature": temperature}
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+        if seed is not None:
+            request["seed"] = seed
+        if stop:
+            request["stop"] = stop
+        return request
 
     async def chat(
         self,
@@ -167,13 +279,7 @@ class OpenAICompatEngine(Engine):
         stop: list[str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> ChatResult:
-        request: dict[str, Any] = {"model": self.model, "temperature": temperature}
-        if max_tokens is not None:
-            request["max_tokens"] = max_tokens
-        if seed is not None:
-            request["seed"] = seed
-        if stop:
-            request["stop"] = stop
+        request = self._chat_request(max_tokens, temperature, seed, stop)
         body = self._extra(extra)
         resp, retries = await self._call(
             lambda: self._client.chat.completions.create(
@@ -184,12 +290,7 @@ class OpenAICompatEngine(Engine):
         )
         choice = resp.choices[0]
         content = choice.message.content or ""
-        extras = choice.message.model_extra or {}
-        field_reasoning = extras.get("reasoning_content") or extras.get("reasoning") or ""
-        if field_reasoning:
-            reasoning, text = str(field_reasoning).strip(), content.strip()
-        else:
-            reasoning, text = split_think(content, self.think_open, self.think_close)
+        reasoning, text = self._split_reasoning(content, choice.message.model_extra or {})
         usage = resp.usage
         self.generated_tokens += usage.completion_tokens if usage else 0
         reasoning_tokens: int | None = None
@@ -257,8 +358,13 @@ class OpenAICompatEngine(Engine):
         async def go() -> Any:
             resp = await self._http.post(path, json=body)
             if resp.status_code == 429 or resp.status_code >= 500:
-                raise _RetryableStatus(f"HTTP {resp.status_code} from {path}")
-            resp.raise_for_status()
+                raise RetryableStatus(f"HTTP {resp.status_code} from {path}")
+            if resp.status_code >= 400:
+                # Not retryable, and an EngineCallError (not httpx's own error) so callers
+                # can treat "this server has no such endpoint" like any failed call.
+                raise EngineCallError(
+                    f"HTTP {resp.status_code} from {self.name} {path}", 0, resp.status_code
+                )
             return resp.json()
 
         result, _ = await self._call(go)
@@ -281,6 +387,22 @@ class OpenAICompatEngine(Engine):
             return int(data["count"])
         return len(data["tokens"])
 
+    async def detect_markers(self) -> None:
+        """Take the thinking markers from the chat template (llama.cpp ``/props``).
+
+        Best effort and GET-only: a server without ``/props`` keeps the defaults.
+        """
+        if self._markers_fixed:
+            return
+        try:
+            resp = await self._http.get("/props", timeout=5.0)
+            template = resp.json().get("chat_template") if resp.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return
+        found = markers_in_template(template if isinstance(template, str) else None)
+        if found is not None:
+            self.set_markers(found)
+
     async def check(self) -> None:
         try:
             resp = await self._http.get("/health", timeout=5.0)
@@ -295,6 +417,7 @@ class OpenAICompatEngine(Engine):
                 f"model server at {self.root_url} answered HTTP {resp.status_code} "
                 "to a health check"
             )
+        await self.detect_markers()
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -5,13 +5,25 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from overthink.engines.base import Engine
+from overthink.engines.markers import ThinkMarkers
 from overthink.errors import ConfigError
 
-__all__ = ["EngineOptions", "make_engine", "validate_model_name"]
+__all__ = ["PROVIDERS", "EngineOptions", "make_engine", "validate_model_name"]
 
-PROVIDERS = ("embedded", "llamacpp/<path.gguf>", "openai-api/<model> (needs --base-url)")
+PROVIDERS = (
+    "embedded",
+    "llamacpp/<path.gguf>",
+    "openai-api/<model> (needs --base-url)",
+    "vllm/<model> (needs --base-url)",
+    "openai/<model> (OPENAI_API_KEY)",
+    "anthropic/<model> (ANTHROPIC_API_KEY)",
+)
+
+# Which environment variable holds each hosted provider's key.
+_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
 
 @dataclass
@@ -19,10 +31,32 @@ class EngineOptions:
     """Knobs shared by every engine."""
 
     base_url: str | None = None
+    """Server URL for openai-api/ and vllm/ models; an endpoint override for openai/ and
+    anthropic/ (e.g. a proxy, or a local test server)."""
     concurrency: int = 4
     deterministic: bool = False
     max_retries: int = 4
     ctx_per_slot: int = 4096
+    native_style: str | None = None
+    """How openai-api/ models receive native budgets (default ``gemini``)."""
+    effort_edges: tuple[int, ...] = (2048, 8192)
+    """Token budgets at which ``reasoning_effort`` steps up a level."""
+    effort_levels: tuple[str, ...] = ("low", "medium", "high")
+    think_open: str | None = None
+    """Thinking markers for completion engines; None = from the chat template."""
+    think_close: str | None = None
+
+    def markers(self) -> ThinkMarkers | None:
+        """The configured thinking markers, or None to read them from the chat template."""
+        if self.think_open is None and self.think_close is None:
+            return None
+        if not self.think_open or not self.think_close:
+            raise ConfigError("think_open and think_close must be set together")
+        return ThinkMarkers(self.think_open, self.think_close, "config")
+
+
+def _api_key(provider: str) -> str | None:
+    return os.environ.get(_KEY_ENV[provider]) or None
 
 
 def validate_model_name(name: str, options: EngineOptions) -> None:
@@ -34,9 +68,15 @@ def validate_model_name(name: str, options: EngineOptions) -> None:
         if not Path(rest).expanduser().is_file():
             raise ConfigError(f"model {name!r}: GGUF file {rest!r} does not exist")
         return
-    if provider == "openai-api" and sep and rest:
+    if provider in ("openai-api", "vllm") and sep and rest:
         if not options.base_url:
             raise ConfigError(f"model {name!r} needs --base-url (e.g. http://localhost:8000/v1)")
+        return
+    if provider in _KEY_ENV and sep and rest:
+        if _api_key(provider) is None:
+            raise ConfigError(
+                f"model {name!r} needs an API key in the environment variable {_KEY_ENV[provider]}"
+            )
         return
     raise ConfigError(f"unknown model {name!r} (accepted: {', '.join(PROVIDERS)})")
 
@@ -45,6 +85,7 @@ def make_engine(name: str, options: EngineOptions) -> Engine:
     """Build the engine for a model name (starts the embedded server when needed)."""
     validate_model_name(name, options)
     provider, _, rest = name.partition("/")
+    markers = options.markers()
     if name == "embedded" or provider == "llamacpp":
         from overthink.engines.embedded import EmbeddedEngine
 
@@ -58,16 +99,55 @@ def make_engine(name: str, options: EngineOptions) -> Engine:
             ctx_per_slot=options.ctx_per_slot,
             deterministic=options.deterministic,
             max_retries=options.max_retries,
+            markers=markers,
+        )
+    from overthink.engines.openai_compat import EffortBuckets
+
+    effort = EffortBuckets(tuple(options.effort_edges), tuple(options.effort_levels))
+    common: dict[str, Any] = {
+        "concurrency": options.concurrency,
+        "deterministic": options.deterministic,
+        "max_retries": options.max_retries,
+    }
+    if provider == "openai":
+        from overthink.engines.openai_platform import OpenAIEngine
+
+        key = _api_key(provider)
+        assert key is not None
+        return OpenAIEngine(
+            name, rest, api_key=key, base_url=options.base_url, effort=effort, **common
+        )
+    if provider == "anthropic":
+        from overthink.engines.anthropic_messages import AnthropicEngine
+
+        key = _api_key(provider)
+        assert key is not None
+        return AnthropicEngine(name, rest, api_key=key, base_url=options.base_url, **common)
+    assert options.base_url is not None
+    # Self-hosted servers usually need no key; one is sent when set.
+    key = os.environ.get("OVERTHINK_API_KEY") or os.environ.get("OPENAI_API_KEY") or "none"
+    if provider == "vllm":
+        from overthink.engines.vllm import VLLMEngine
+
+        return VLLMEngine(
+            name,
+            rest,
+            options.base_url,
+            api_key=key,
+            effort=effort,
+            markers=markers,
+            native_style=options.native_style or "vllm",
+            **common,
         )
     from overthink.engines.openai_compat import OpenAICompatEngine
 
-    assert options.base_url is not None
     return OpenAICompatEngine(
         name,
         rest,
         options.base_url,
-        api_key=os.environ.get("OVERTHINK_API_KEY") or os.environ.get("OPENAI_API_KEY") or "none",
-        concurrency=options.concurrency,
-        deterministic=options.deterministic,
-        max_retries=options.max_retries,
+        api_key=key,
+        native_style=options.native_style or "gemini",
+        effort=effort,
+        markers=markers,
+        **common,
     )

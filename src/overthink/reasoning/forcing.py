@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from overthink.engines.base import Engine
+from overthink.engines.base import Engine, Message
+from overthink.engines.markers import opens_thinking
 
-__all__ = ["ANSWER_CUE", "ForcedTrace", "force_answer", "force_thinking"]
+__all__ = ["ANSWER_CUE", "ForcedTrace", "force_answer", "force_thinking", "thinking_prefix"]
 
 ANSWER_CUE = "Final answer:"
 
@@ -33,6 +34,19 @@ class ForcedTrace:
     waits: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
     retries: int = 0
+
+
+async def thinking_prefix(engine: Engine, messages: list[Message]) -> tuple[str, bool]:
+    """The rendered chat prompt with the thinking segment opened, ready to continue.
+
+    Returns (prefix, whether the chat template itself opened the segment). Templates such
+    as DeepSeek-R1's end the generation prompt with the open marker already; adding a
+    second one would put the model in a state it never saw in training.
+    """
+    rendered = await engine.render_chat(messages)
+    if opens_thinking(rendered, engine.think_open):
+        return (rendered if rendered.endswith("\n") else rendered + "\n"), True
+    return f"{rendered}{engine.think_open}\n", False
 
 
 async def force_thinking(

@@ -16,7 +16,8 @@ import time
 
 from overthink.core import BudgetMode, Trial
 from overthink.engines.base import Engine
-from overthink.reasoning.forcing import ForcedTrace, force_answer
+from overthink.engines.retry import tally_retries
+from overthink.reasoning.forcing import ForcedTrace, force_answer, thinking_prefix
 from overthink.reasoning.generate import THINK_FIRST, Generation, build_messages
 
 __all__ = ["can_share", "forced_sweep"]
@@ -45,7 +46,8 @@ async def forced_sweep(engine: Engine, trials: list[Trial]) -> list[Generation]:
     """Generations for every trial (same order) from one trace at the largest cap."""
     first = trials[0]
     started = time.perf_counter()
-    prefix = await engine.render_chat(build_messages(first, THINK_FIRST)) + engine.think_open + "\n"
+    with tally_retries() as render_tally:
+        prefix, template_opened = await thinking_prefix(engine, build_messages(first, THINK_FIRST))
     top_cap = max(t.budget.tokens for t in trials)
     top = None
     if top_cap > 0:
@@ -104,11 +106,13 @@ async def forced_sweep(engine: Engine, trials: list[Trial]) -> list[Generation]:
                 "prefix_shared": True,
                 "shared_trace_cap": top_cap,
                 "reasoning_cap": cap,
+                "system": THINK_FIRST,
                 "think_markers": [engine.think_open, engine.think_close],
+                "template_opens_thinking": template_opened,
                 "thinking_requests": [top.request] if top is not None and cap > 0 else [],
                 "answer_request": answer_request,
             },
-            retries=(top.retries if top is not None else 0) + answer_retries,
+            retries=render_tally.count + (top.retries if top is not None else 0) + answer_retries,
             # Each record carries the shared thinking time plus its own answer time.
             latency_s=think_s + (time.perf_counter() - answer_started),
         )
