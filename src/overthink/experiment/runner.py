@@ -18,7 +18,7 @@ from overthink.core import BudgetMode, Record, Trial
 from overthink.engines.base import Engine
 from overthink.experiment.plan import Plan
 from overthink.experiment.store import Store
-from overthink.reasoning import Generation, generate
+from overthink.reasoning import Generation, ReasoningOptions, generate
 from overthink.reasoning.forcing import ANSWER_CUE
 from overthink.reasoning.sweep import can_share, forced_sweep
 from overthink.strategies import ApplySummary
@@ -107,18 +107,30 @@ def scored_record(trial: Trial, run: str, gen: Generation, plan: Plan) -> Record
     )
 
 
-async def execute_trial(engine: Engine, trial: Trial, plan: Plan, run: str) -> Record:
+async def execute_trial(
+    engine: Engine,
+    trial: Trial,
+    plan: Plan,
+    run: str,
+    options: ReasoningOptions | None = None,
+) -> Record:
     """Run one trial end to end and build its Record (errors become records)."""
     started = time.perf_counter()
     try:
-        gen = await generate(engine, trial)
+        gen = await generate(engine, trial, options)
     except Exception as exc:  # any failure of one trial is data, not a crash
         return error_record(trial, run, engine, exc, time.perf_counter() - started)
     return scored_record(trial, run, gen, plan)
 
 
 async def execute_group(
-    engine: Engine, trials: list[Trial], plan: Plan, run: str, *, prefix_sharing: bool
+    engine: Engine,
+    trials: list[Trial],
+    plan: Plan,
+    run: str,
+    *,
+    prefix_sharing: bool,
+    options: ReasoningOptions | None = None,
 ) -> list[Record]:
     """Run trials that share a question (largest budget first, so caches are reused).
 
@@ -138,7 +150,7 @@ async def execute_group(
     else:
         records, rest = [], trials
     for trial in rest:
-        records.append(await execute_trial(engine, trial, plan, run))
+        records.append(await execute_trial(engine, trial, plan, run, options))
     return records
 
 
@@ -156,6 +168,7 @@ async def run_plan(
     *,
     on_record: Callable[[Record], None] | None = None,
     prefix_sharing: bool = True,
+    options: ReasoningOptions | None = None,
 ) -> RunStats:
     """Run every pending trial of ``plan``; each record is committed as it finishes.
 
@@ -182,7 +195,9 @@ async def run_plan(
             except asyncio.QueueEmpty:
                 return
             engine = engines[group[0].model]
-            records = await execute_group(engine, group, plan, run, prefix_sharing=prefix_sharing)
+            records = await execute_group(
+                engine, group, plan, run, prefix_sharing=prefix_sharing, options=options
+            )
             for record in records:
                 # sqlite writes are fast and synchronous: doing them on the loop keeps one
                 # writer and one transaction per finished trial.

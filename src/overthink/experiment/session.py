@@ -21,7 +21,7 @@ from overthink.experiment.config import ExperimentConfig
 from overthink.experiment.plan import Plan, make_plan
 from overthink.experiment.runner import RunStats, run_plan
 from overthink.experiment.store import STORE_FILE, Store
-from overthink.reasoning import check_supported
+from overthink.reasoning import ReasoningOptions, check_supported
 from overthink.strategies import ApplySummary, apply_to_store, make_verifiers
 
 __all__ = ["PreparedRun", "execute", "postprocess", "prepare_run"]
@@ -47,7 +47,17 @@ def engine_options(config: ExperimentConfig) -> EngineOptions:
         concurrency=config.concurrency,
         deterministic=config.deterministic,
         max_retries=config.max_retries,
+        native_style=config.native_style,
+        effort_edges=tuple(config.effort_edges),
+        effort_levels=tuple(config.effort_levels),
+        think_open=config.think_open,
+        think_close=config.think_close,
     )
+
+
+def reasoning_options(config: ExperimentConfig) -> ReasoningOptions:
+    """Budget-layer settings from a config (how prompt budgets are stated)."""
+    return ReasoningOptions(config.prompt_variant, config.prompt_template)
 
 
 async def prepare_run(config: ExperimentConfig) -> PreparedRun:
@@ -67,7 +77,9 @@ async def prepare_run(config: ExperimentConfig) -> PreparedRun:
             engines[model] = engine
             await engine.check()
             for budget in plan.budgets:
-                check_supported(engine, budget.mode)
+                # The whole budget, so provider limits (e.g. Anthropic's 1024-token
+                # minimum) fail here, before any request.
+                check_supported(engine, budget)
         if use_judge:
             judge = engines.get(config.judge_model) or make_engine(config.judge_model, options)
             await judge.check()
@@ -138,6 +150,7 @@ async def execute(
                 prepared.name,
                 on_record=on_record,
                 prefix_sharing=prepared.config.prefix_sharing,
+                options=reasoning_options(prepared.config),
             )
             stats.post = await postprocess(prepared, store)
         finally:
