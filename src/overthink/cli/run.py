@@ -109,10 +109,19 @@ def run(
     ] = None,
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", "-m", help="embedded, llamacpp/<file.gguf>, openai-api/<model>."),
+        typer.Option(
+            "--model",
+            "-m",
+            help="embedded, llamacpp/<file.gguf>, openai-api/<model>, vllm/<model>, "
+            "openai/<model>, anthropic/<model>.",
+        ),
     ] = None,
     base_url: Annotated[
-        str | None, typer.Option("--base-url", help="OpenAI-compatible server URL.")
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="Server URL for openai-api/ and vllm/; endpoint override for openai/, anthropic/.",
+        ),
     ] = None,
     task: Annotated[
         list[str] | None, typer.Option("--task", "-t", help="Task name (repeatable).")
@@ -172,6 +181,20 @@ def run(
     judge_model: Annotated[
         str | None, typer.Option("--judge-model", help="Model of the judge verifier.")
     ] = None,
+    prompt_variant: Annotated[
+        str | None,
+        typer.Option(
+            "--prompt-variant",
+            help="prompt:N budgets: neutral, urge-use or urge-brevity statement of the budget.",
+        ),
+    ] = None,
+    native_style: Annotated[
+        str | None,
+        typer.Option(
+            "--native-style",
+            help="native:N on openai-api/: gemini (default), thinking_budget, vllm, effort.",
+        ),
+    ] = None,
 ) -> None:
     """Run an experiment (default: misleading_math × forced budgets on the embedded model)."""
     overrides: dict[str, Any] = {
@@ -191,6 +214,8 @@ def run(
         "verifiers": verifier,
         "strategies": strategy,
         "judge_model": judge_model,
+        "prompt_variant": prompt_variant,
+        "native_style": native_style,
     }
     cfg = load_config(config, overrides)
     if task or knob:
@@ -208,6 +233,17 @@ def run(
         )
         sys.exit(130)
     finish(prepared, stats)
+
+
+def _budget_audit(prepared: PreparedRun) -> str | None:
+    """One line on budget violations and reasoning that ate the output (None: all clean)."""
+    from overthink.experiment.store import Store
+    from overthink.reasoning.audit import audit_budgets
+
+    ids = {t.trial_id for t in prepared.plan.trials}
+    with Store.of_run(prepared.run_dir) as store:
+        audit = audit_budgets(r for r in store.records() if r.trial_id in ids)
+    return audit.summary()
 
 
 def finish(prepared: PreparedRun, stats: RunStats) -> None:
@@ -231,6 +267,9 @@ def finish(prepared: PreparedRun, stats: RunStats) -> None:
         print_summary(stats.post, err)
     for warning in analysis.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    budget_line = _budget_audit(prepared)
+    if budget_line is not None:
+        err.print(f"[yellow]warning:[/] {budget_line}", highlight=False)
     err.print(
         f"{stats.done} trials run, {stats.skipped} already stored, {stats.errors} errors; "
         f"{stats.generated_tokens} tokens generated in {stats.wall_s:.1f} s "
