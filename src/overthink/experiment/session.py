@@ -75,11 +75,11 @@ async def prepare_run(config: ExperimentConfig) -> PreparedRun:
         for model in config.models:
             engine = make_engine(model, options)
             engines[model] = engine
-            await engine.check()
             for budget in plan.budgets:
                 # The whole budget, so provider limits (e.g. Anthropic's 1024-token
-                # minimum) fail here, before any request.
+                # minimum) fail here — before any request, the health check included.
                 check_supported(engine, budget)
+            await engine.check()
         if use_judge:
             judge = engines.get(config.judge_model) or make_engine(config.judge_model, options)
             await judge.check()
