@@ -43,7 +43,9 @@ def test_trial_id_is_a_content_hash() -> None:
     a = Trial(sample=_sample(), model="embedded", budget=budget)
     b = Trial(sample=_sample(), model="embedded", budget=Budget.parse("64"))
     assert a.trial_id == b.trial_id
-    assert a.trial_id != Trial(sample=_sample(), model="embedded", budget=Budget.parse("32")).trial_id
+    assert (
+        a.trial_id != Trial(sample=_sample(), model="embedded", budget=Budget.parse("32")).trial_id
+    )
     assert a.trial_id != Trial(sample=_sample("Other?"), model="embedded", budget=budget).trial_id
     assert a.trial_id != a.model_copy(update={"sample_index": 1}).trial_id
 

@@ -27,7 +27,9 @@ def test_forced_caps_are_honoured(embedded_server: EmbeddedServer, tmp_path: Pat
         assert r.resolved["reasoning_cap"] == r.budget_tokens
         assert not r.budget_violation
         assert r.response.startswith("Final answer:")
-    assert all(r.reasoning_tokens == 0 and r.reasoning == "" for r in records if r.budget_tokens == 0)
+    assert all(
+        r.reasoning_tokens == 0 and r.reasoning == "" for r in records if r.budget_tokens == 0
+    )
     # An 8-token cap is always hit by this model, and reported as a cut inside thinking.
     assert all(r.truncated_in_reasoning for r in records if r.budget_tokens == 8)
 
@@ -135,8 +137,7 @@ def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
     proc.wait()
     assert 0 < stored < 18, "the run should be killed part-way"
     before = {
-        row[0]: row[1]
-        for row in sqlite3.connect(db).execute("SELECT trial_id, data FROM records")
+        row[0]: row[1] for row in sqlite3.connect(db).execute("SELECT trial_id, data FROM records")
     }
     assert len(before) >= stored
 
