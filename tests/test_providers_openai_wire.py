@@ -233,21 +233,21 @@ def test_openai_local_wire_server_none_and_prompt(wire: OpenAIWire, tmp_path: Pa
         tmp_path / "r",
         models=["openai/o3-mini"],
         base_url=wire.url,
-        budgets="none,prompt:800",
+        budgets="none,prompt:800,prompt:30",
         prompt_variant="urge-brevity",
         max_reasoning_tokens=1000,
         **TASK,
     )
-    by_mode = {r.budget_mode: r for r in records}
+    by_mode = {(r.budget_mode, r.budget_tokens): r for r in records}
     bodies = {("reasoning_effort" in b, b["max_completion_tokens"]): b for b in wire.chats()}
     # none: only the answer allowance and no effort. A reasoning model reasons anyway and
     # spends the whole allowance on it: a violation (0 allowed) that ate the answer.
-    none = by_mode["none"]
+    none = by_mode[("none", 0)]
     assert (False, 16) in bodies
     assert none.reasoning_tokens == 16 and none.budget_violation
     assert none.empty_answer and none.truncated_in_reasoning
     # prompt: the statement is the system message; the cap leaves room to overshoot it.
-    prompt = by_mode["prompt"]
+    prompt = by_mode[("prompt", 800)]
     statement = PROMPT_VARIANTS["urge-brevity"].format(budget=800)
     body = bodies[(False, 2 * 800 + 16)]
     assert body["messages"][0] == {"role": "system", "content": statement}
@@ -255,6 +255,10 @@ def test_openai_local_wire_server_none_and_prompt(wire: OpenAIWire, tmp_path: Pa
     assert prompt.resolved["prompt_variant"] == "urge-brevity"
     assert prompt.resolved["stated_budget"] == 800
     assert not prompt.budget_violation
+    # A model that spends 50 tokens after being told "about 30" ignored the statement.
+    told = by_mode[("prompt", 30)]
+    assert (False, 1000 + 16) in bodies  # the safety cap, not 2 × 30
+    assert told.reasoning_tokens == 50 and told.budget_violation
 
 
 def test_forced_on_a_chat_only_api_fails_before_any_request(
