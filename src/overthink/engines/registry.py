@@ -13,13 +13,15 @@ from overthink.errors import ConfigError
 
 __all__ = ["PROVIDERS", "EngineOptions", "make_engine", "validate_model_name"]
 
+# Short on purpose: the list is part of a one-line error. The needs of each provider
+# (--base-url, an API key) have their own errors.
 PROVIDERS = (
     "embedded",
     "llamacpp/<path.gguf>",
-    "openai-api/<model> (needs --base-url)",
-    "vllm/<model> (needs --base-url)",
-    "openai/<model> (OPENAI_API_KEY)",
-    "anthropic/<model> (ANTHROPIC_API_KEY)",
+    "openai-api/<model>",
+    "vllm/<model>",
+    "openai/<model>",
+    "anthropic/<model>",
 )
 
 # Which environment variable holds each hosted provider's key.
