@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -12,10 +13,12 @@ import pytest
 from overthink.core import Record
 from overthink.engines.base import ChatResult, Engine, Message
 from overthink.errors import ConfigError
+from overthink.experiment.store import Store
 from overthink.strategies import (
     Verdict,
     Verifier,
     VerifierError,
+    apply_to_store,
     make_verifiers,
     parse_verifiers,
     verify_records,
@@ -267,3 +270,21 @@ def test_verifier_names_and_factory() -> None:
     built = make_verifiers(["self-consistency", "rubric"])
     assert [v.name for v in built] == ["self_consistency", "rubric"]
     assert all(inspect.getdoc(type(v)) for v in built)
+
+
+def test_interrupted_verification_keeps_the_records_it_finished(tmp_path: Path) -> None:
+    class Interrupting(Verifier):
+        name: ClassVar[str] = "rubric"
+
+        async def verify(self, record: Record, peers: Sequence[Record]) -> Verdict:
+            if record.sample_index == 3:
+                await asyncio.sleep(0.05)  # a slow judge call...
+                raise KeyboardInterrupt  # ...during which the user pressed Ctrl-C
+            return Verdict(0.5)
+
+    with Store(tmp_path / "store.sqlite") as store:
+        store.add_many([rec(i, trial_id=f"t{i}") for i in range(6)])
+        with pytest.raises(KeyboardInterrupt):
+            run(apply_to_store(store, verifiers=[Interrupting()], strategies=[], concurrency=1))
+        scored = {r.trial_id: r.verifier_score for r in store.records()}
+    assert scored == {"t0": 0.5, "t1": 0.5, "t2": 0.5, "t3": None, "t4": None, "t5": None}

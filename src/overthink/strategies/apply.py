@@ -193,15 +193,18 @@ async def apply_to_store(
             singles.append(record)
     written = 0
     if verifiers:
-        singles, verify_report = await verify_records(singles, verifiers, concurrency=concurrency)
-        changed = set(verify_report.changed)
-        for record in singles:
-            if record.trial_id in changed:
-                store.replace(record)
-                written += 1
+        # Each scored record is stored as soon as it is done: a long judge pass that is
+        # interrupted resumes where it stopped.
+        singles, verify_report = await verify_records(
+            singles, verifiers, concurrency=concurrency, on_record=store.replace
+        )
+        written += len(verify_report.changed)
     else:
         verify_report = VerifyReport()
-    combined, strategy_report = combine(singles, strategies, n=n)
+    if strategies:
+        combined, strategy_report = combine(singles, strategies, n=n)
+    else:  # verifiers only (e.g. one sample per question): nothing to combine
+        combined, strategy_report = [], StrategyReport()
     for record in combined:
         if existing.get(record.trial_id) != record:
             store.replace(record)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,52 +90,59 @@ async def _run_one(verifier: Verifier, record: Record, peers: Sequence[Record]) 
 
 
 async def verify_records(
-    records: Sequence[Record], verifiers: Sequence[Verifier], *, concurrency: int = 8
+    records: Sequence[Record],
+    verifiers: Sequence[Verifier],
+    *,
+    concurrency: int = 8,
+    on_record: Callable[[Record], None] | None = None,
 ) -> tuple[list[Record], VerifyReport]:
     """Score every usable single-sample record with every verifier.
 
     Returns the records in input order (updated copies where anything changed; strategy
     records and errored trials unchanged) and the report. ``concurrency`` bounds verifier
-    calls in flight (the judge's engine applies its own limit too).
+    calls in flight (the judge's engine applies its own limit too). ``on_record`` receives
+    each changed record as soon as all its verifiers are done, so a caller can store it
+    right away and an interrupted verification keeps what it finished.
     """
     names = [v.name for v in verifiers]
     report = VerifyReport(names=names, reasons={n: Counter() for n in names})
     groups, _ = group_records(records)
     peers_of = {r.trial_id: group for group in groups.values() for r in group}
     gate = asyncio.Semaphore(max(1, concurrency))
+    out = list(records)
+    changed: set[int] = set()
 
     async def run(verifier: Verifier, record: Record) -> Verdict | str:
         async with gate:
             return await _run_one(verifier, record, peers_of.get(record.trial_id, [record]))
 
-    jobs: list[tuple[int, Verifier]] = []
-    coros = []
+    async def verify_one(i: int, record: Record) -> None:
+        stored = record.resolved.get("verifiers") or {}
+        todo = []
+        for verifier in verifiers:
+            if verifier.cacheable and isinstance(stored.get(verifier.name), int | float):
+                report.reused[verifier.name] += 1
+            else:
+                todo.append(verifier)
+        results = await asyncio.gather(*(run(v, record) for v in todo))
+        updated = _apply(record, dict(zip((v.name for v in todo), results, strict=True)),
+                         names, report)  # fmt: skip
+        if updated != record:
+            out[i] = updated
+            changed.add(i)
+            if on_record is not None:
+                on_record(updated)
+
+    jobs = []
     for i, record in enumerate(records):
         if record.strategy != "single":
             continue
         if record.error is not None:
             report.errored_records += 1
             continue
-        stored = record.resolved.get("verifiers") or {}
-        for verifier in verifiers:
-            if verifier.cacheable and isinstance(stored.get(verifier.name), int | float):
-                report.reused[verifier.name] += 1
-                continue
-            jobs.append((i, verifier))
-            coros.append(run(verifier, record))
-    results = await asyncio.gather(*coros)
-
-    outcomes: dict[int, dict[str, Verdict | str]] = {}
-    for (i, verifier), result in zip(jobs, results, strict=True):
-        outcomes.setdefault(i, {})[verifier.name] = result
-    out = list(records)
-    for i, record in enumerate(records):
-        if record.strategy != "single" or record.error is not None:
-            continue
-        updated = _apply(record, outcomes.get(i, {}), names, report)
-        if updated != record:
-            out[i] = updated
-            report.changed.append(record.trial_id)
+        jobs.append(verify_one(i, record))
+    await asyncio.gather(*jobs)
+    report.changed = [records[i].trial_id for i in sorted(changed)]
     return out, report
 
 
