@@ -119,3 +119,33 @@ def test_results_are_reproducible_and_seed_dependent() -> None:
     c = scaling_verdicts(df, n_boot=200, seed=6)[1]
     pd.testing.assert_frame_equal(a, b)
     assert not np.isclose(a["slope_low"].iloc[0], c["slope_low"].iloc[0])
+
+
+def test_a_plateau_is_not_a_peak() -> None:
+    """Accuracy that rises and then stays level (tied budgets) is positive, not peaked."""
+    from overthink.analysis import analyze, records_frame
+    from overthink.core import Record
+
+    records = []
+    for q in range(30):
+        for b in (0, 32, 64, 128, 256):
+            correct = b > 0 and q % 6 != 0  # identical answers at every budget >= 32
+            records.append(
+                Record(
+                    run="r",
+                    trial_id=f"{q}-{b}",
+                    task="misleading_math",
+                    sample_id=f"q{q}",
+                    model="m",
+                    budget_mode="forced",
+                    budget_tokens=b,
+                    reasoning_tokens=b,
+                    score=float(correct),
+                    answer="2" if correct else "3",
+                    meta={"distractors": 0},
+                )
+            )
+    result = analyze(records_frame(records), n_boot=300)
+    row = result.verdicts[result.verdicts["knob"] == ""].iloc[0]
+    assert row["verdict"] == "positive"
+    assert row["tp_high"] == 256

@@ -118,9 +118,13 @@ def _measure(fit: CurveFit) -> dict[str, Any]:
     ob = sign * fit.boot_y
     usable = np.isfinite(ob).all(axis=1)
     if usable.any():
-        arg = np.argmax(ob[usable], axis=1)
-        lo_i = int(np.quantile(arg, 0.025, method="lower"))
-        hi_i = int(np.quantile(arg, 0.975, method="higher"))
+        best = ob[usable]
+        # Ties (a plateau: identical answers at several budgets) must not look like a
+        # peak, so the lower bound uses the first maximiser and the upper bound the last.
+        first = np.argmax(best, axis=1)
+        last = best.shape[1] - 1 - np.argmax(best[:, ::-1], axis=1)
+        lo_i = int(np.quantile(first, 0.025, method="lower"))
+        hi_i = int(np.quantile(last, 0.975, method="higher"))
         row["tp_low"] = float(fit.points[lo_i])
         row["tp_high"] = float(fit.points[hi_i])
         row["_peaked"] = n_points >= 3 and lo_i > 0 and hi_i < n_points - 1
