@@ -99,19 +99,32 @@ def verdict_table(result: Analysis, *, single_points: bool = False) -> Table:
         hidden = len(result.verdicts) - len(shown)
         if hidden:
             table.caption = f"{hidden} single-point curves (e.g. budget mode none) not shown"
-    for col in ("task", "model", "mode", "level", "metric", "verdict", "slope [95% CI]", "ρ",
-                "p adj", "turning point [CI]", "best → worst"):  # fmt: skip
+    # Columns that hold one value for every row move into the title, so the table fits.
+    ident = {"task": "task", "model": "model", "mode": "budget_mode", "metric": "metric_name"}
+    constant = {
+        name: str(shown[col].iloc[0])
+        for name, col in ident.items()
+        if len(shown) and shown[col].nunique() == 1
+    }
+    if constant:
+        table.title = f"{table.title}\n{' · '.join(constant.values())}"
+    columns = [c for c in ("task", "model", "mode", "level", "metric") if c not in constant]
+    columns += ["verdict", "slope [95% CI]", "ρ", "p adj", "turning point [CI]", "best → worst"]
+    for col in columns:
         table.add_column(col, overflow="fold")
     for _, row in shown.iterrows():
         level = "all" if row["knob"] == "" else f"{row['knob']}={row['level']}"
         verdict = str(row["verdict"])
-        table.add_row(
-            str(row["task"]), str(row["model"]), str(row["budget_mode"]), level,
-            str(row["metric_name"]), f"[{_VERDICT_STYLE.get(verdict, '')}]{verdict}[/]",
-            _interval(row["slope"], row["slope_low"], row["slope_high"], "+.3f"),
-            _num(row["rho"], "+.2f"), _num(row["p_adjusted"], ".2g"), _turning(row),
-            f"{_num(row['best_metric'])} → {_num(row['worst_metric'])}",
-        )  # fmt: skip
+        cells = {
+            "task": str(row["task"]), "model": str(row["model"]),
+            "mode": str(row["budget_mode"]), "level": level, "metric": str(row["metric_name"]),
+            "verdict": f"[{_VERDICT_STYLE.get(verdict, '')}]{verdict}[/]",
+            "slope [95% CI]": _interval(row["slope"], row["slope_low"], row["slope_high"], "+.3f"),
+            "ρ": _num(row["rho"], "+.2f"), "p adj": _num(row["p_adjusted"], ".2g"),
+            "turning point [CI]": _turning(row),
+            "best → worst": f"{_num(row['best_metric'])} → {_num(row['worst_metric'])}",
+        }  # fmt: skip
+        table.add_row(*(cells[c] for c in columns))
     return table
 
 

@@ -26,8 +26,10 @@ from overthink.experiment.config import ExperimentConfig, TaskSpec, load_config
 from overthink.experiment.runner import RunStats
 from overthink.experiment.session import PreparedRun, execute, prepare_run
 
-console = Console()
-err = Console(stderr=True)
+# Logs and pipes get a fixed 120 columns instead of rich's 80-column fallback, so the
+# summary table is not squeezed; a terminal keeps its own width.
+console = Console() if sys.stdout.isatty() else Console(width=120)
+err = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=120)
 
 
 def _knob_specs(tasks: list[str], knob_args: list[str]) -> list[TaskSpec]:
@@ -259,6 +261,10 @@ def finish(prepared: PreparedRun, stats: RunStats) -> None:
     analysis = analyze(df)
     for table in summary_tables(analysis.curves):
         console.print(table)
+    if (analysis.verdicts["n_points"] > 1).any():
+        from overthink.cli.analyze import verdict_table
+
+        console.print(verdict_table(analysis))
     if stats.post is not None:
         from overthink.cli.strategies import pool_tables, print_summary
 

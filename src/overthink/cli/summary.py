@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import pandas as pd
+from rich import box
 from rich.table import Table
 
 __all__ = ["summary_tables"]
 
 
+def _num(x: float) -> str:
+    text = f"{x:.2f}"
+    # ".58" rather than "0.58": with the CI on a second line, five knob levels then fit
+    # an 80-column terminal.
+    return text.replace("0.", ".", 1) if text.startswith("0.") else text
+
+
 def _cell(row: pd.Series) -> str:
-    return f"{row['metric']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+    return f"{_num(row['metric'])}\n[{_num(row['ci_low'])},{_num(row['ci_high'])}]"
 
 
 def summary_tables(curves: pd.DataFrame) -> list[Table]:
@@ -25,14 +33,25 @@ def summary_tables(curves: pd.DataFrame) -> list[Table]:
         pooled = group[group["knob"] == ""]
         levelled = group[group["knob"] != ""]
         metric = str(group["metric_name"].iloc[0])
-        table = Table(title=f"{task} · {model} · {mode} budgets — {metric} (95% CI)")
-        table.add_column("budget", justify="right")
-        knob_levels: list[tuple[str, object]] = []
-        for (knob, level), _ in levelled.groupby(["knob", "level"], sort=False):
-            knob_levels.append((str(knob), level))
-            table.add_column(f"{knob}={level}", justify="center")
+        knob_levels: list[tuple[str, object]] = [
+            (str(knob), level)
+            for (knob, level), _ in levelled.groupby(["knob", "level"], sort=False)
+        ]
+        knob_names = sorted({k for k, _ in knob_levels})
+        axis = f" by {', '.join(knob_names)}" if knob_names else ""
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            show_edge=False,
+            title=f"{task} · {model} · {mode} budgets — {metric} (95% CI){axis}",
+            caption="tok = mean observed reasoning tokens; n = records per budget (all levels)",
+        )
+        table.add_column("budget", justify="right", no_wrap=True)
+        for knob, level in knob_levels:
+            header = str(level) if len(knob_names) == 1 else f"{knob}={level}"
+            table.add_column(header, justify="center")
         table.add_column("all", justify="center")
-        table.add_column("reasoning tok", justify="right")
+        table.add_column("tok", justify="right")
         table.add_column("n", justify="right")
         for budget in sorted(group["budget_tokens"].unique()):
             at = group[group["budget_tokens"] == budget]
