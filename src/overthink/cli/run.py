@@ -141,7 +141,12 @@ def run(
     ] = None,
     samples_per_question: Annotated[
         int | None,
-        typer.Option("--samples-per-question", "-n", help="Samples per (question, budget)."),
+        typer.Option(
+            "--samples-per-question",
+            "-n",
+            help="Samples per (question, budget), seeds seed+i; with N > 1 the temperature "
+            "defaults to 0.7.",
+        ),
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     temperature: Annotated[float | None, typer.Option("--temperature")] = None,
