@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from helpers import run_experiment
 from overthink.analysis import analyze, load_run
-from overthink.engines.embedded import EmbeddedEngine, EmbeddedServer
-from overthink.strategies import verify_records
-from overthink.strategies.verifiers.judge import JudgeVerifier
+from overthink.engines.embedded import EmbeddedServer
 
 pytestmark = pytest.mark.engine
 
@@ -33,14 +30,22 @@ def test_n_samples_verifiers_and_strategy_records(
     strat = [r for r in records if r.strategy != "single"]
     assert len(singles) == 2 * 2 * 3 and stats.errors == 0
     assert {(r.sample_index, r.seed) for r in singles} == {(0, 0), (1, 1), (2, 2)}
-    # Every usable sample carries both verifier scores and their combination.
+    # Every usable sample carries both verifier scores and their combination; the judge
+    # really ran on the embedded model (or its unparseable reply is a counted null).
+    assert stats.post is not None
+    assert stats.post.verify.scored["judge"] + stats.post.verify.failed["judge"] == 12
     for r in singles:
         assert r.verifier == "rubric+judge"
         assert set(r.resolved["verifiers"]) == {"rubric", "judge"}
-        if r.verifier_score is not None:
-            assert 0.0 <= r.verifier_score <= 1.0
+        assert r.verifier_score is not None and 0.0 <= r.verifier_score <= 1.0
+        judged = r.resolved["verifier_details"].get("judge")
+        if judged is None:
+            assert "judge" in r.resolved["verifier_errors"]
+        elif "skipped" not in judged:
+            assert judged["completion_tokens"] > 0 and judged["prompt_tokens"] > 50
+    assert stats.post.verify.verifier_tokens > 0
     # 4 questions×budgets, 4 strategies each (verifier-based ones included).
-    assert stats.post is not None and stats.post.strategies.groups == 4
+    assert stats.post.strategies.groups == 4
     assert sorted({r.strategy for r in strat}) == [
         "best_of_n@3", "first@3", "majority@3", "weighted@3",
     ]  # fmt: skip
@@ -72,33 +77,3 @@ def test_n_samples_verifiers_and_strategy_records(
         one = float(single[single["budget_tokens"] == budget]["cost_tokens"].iloc[0])
         maj = own[(own["strategy"] == "majority") & (own["budget_tokens"] == budget)]
         assert float(maj["cost_tokens"].iloc[0]) == pytest.approx(3 * one, rel=1e-6)
-
-
-def test_judge_scores_real_samples_through_the_embedded_engine(
-    embedded_server: EmbeddedServer, tmp_path: Path
-) -> None:
-    _, _, records = run_experiment(
-        tmp_path / "r", tasks=[{"name": "misleading_math", "knobs": {"distractors": [0]}}],
-        samples=3, budgets="0",
-    )  # fmt: skip
-
-    async def go() -> tuple[list[object], object]:
-        engine = EmbeddedEngine(slots=4)
-        try:
-            return await verify_records(records, [JudgeVerifier(engine)])  # type: ignore[return-value]
-        finally:
-            await engine.aclose()
-
-    out, report = asyncio.run(go())
-    assert len(out) == 3
-    assert report.scored["judge"] + report.failed["judge"] == 3
-    for r in out:
-        score = r.verifier_score  # type: ignore[attr-defined]
-        detail = r.resolved["verifier_details"].get("judge")  # type: ignore[attr-defined]
-        if score is None:
-            # An unparseable reply is a counted null, with the reason kept.
-            assert "judge" in r.resolved["verifier_errors"]  # type: ignore[attr-defined]
-        else:
-            assert 0.0 <= score <= 1.0
-            if "skipped" not in detail:
-                assert detail["completion_tokens"] > 0 and detail["reply"]
