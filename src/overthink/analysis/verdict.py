@@ -118,11 +118,11 @@ def _measure(fit: CurveFit) -> dict[str, Any]:
     ob = sign * fit.boot_y
     usable = np.isfinite(ob).all(axis=1)
     if usable.any():
-        best = ob[usable]
+        per_boot = ob[usable]
         # Ties (a plateau: identical answers at several budgets) must not look like a
         # peak, so the lower bound uses the first maximiser and the upper bound the last.
-        first = np.argmax(best, axis=1)
-        last = best.shape[1] - 1 - np.argmax(best[:, ::-1], axis=1)
+        first = np.argmax(per_boot, axis=1)
+        last = per_boot.shape[1] - 1 - np.argmax(per_boot[:, ::-1], axis=1)
         lo_i = int(np.quantile(first, 0.025, method="lower"))
         hi_i = int(np.quantile(last, 0.975, method="higher"))
         row["tp_low"] = float(fit.points[lo_i])
