@@ -33,7 +33,8 @@ REF_WALL_S = {"separate": (117.0, 132.0), "shared": (70.0, 71.0)}
 TOLERANCE = 0.10
 
 
-def _run(out: Path, args: argparse.Namespace, *, shared: bool) -> RunStats:
+def _run(out: Path, args: argparse.Namespace, *, shared: bool) -> tuple[RunStats, int, int]:
+    """One run; returns its stats, prompt tokens sent and prompt tokens served from cache."""
     cfg = load_config(
         None,
         {
@@ -47,8 +48,15 @@ def _run(out: Path, args: argparse.Namespace, *, shared: bool) -> RunStats:
         },
     )
 
-    async def go() -> RunStats:
-        return await execute(await prepare_run(cfg))
+    async def go() -> tuple[RunStats, int, int]:
+        prepared = await prepare_run(cfg)
+        stats = await execute(prepared)
+        engines = prepared.engines.values()
+        return (
+            stats,
+            sum(e.prompt_tokens_seen for e in engines),
+            sum(e.prompt_tokens_cached for e in engines),
+        )
 
     return asyncio.run(go())
 
@@ -69,10 +77,12 @@ def main() -> int:
     EmbeddedServer.shared(slots=args.concurrency)
     load_before = os.getloadavg()
     results: dict[str, RunStats] = {}
+    prompts: dict[str, tuple[int, int]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         root = args.keep or Path(tmp)
         for label, shared in (("separate", False), ("shared", True)):
-            results[label] = _run(root / label, args, shared=shared)
+            results[label], *seen = _run(root / label, args, shared=shared)
+            prompts[label] = (seen[0], seen[1])
     load_after = os.getloadavg()
     EmbeddedServer.stop_all()
 
@@ -92,6 +102,9 @@ def main() -> int:
         if stats.errors:
             print(f"  {stats.errors} trials failed")
             ok = False
+    for label, (sent, cached) in prompts.items():
+        share = cached / sent if sent else 0.0
+        print(f"{label}: {sent:,} prompt tokens sent, {share:.0%} served from the prompt cache")
     sep, sha = results["separate"], results["shared"]
     token_ratio = sha.generated_tokens / max(sep.generated_tokens, 1)
     time_ratio = sha.wall_s / max(sep.wall_s, 1e-9)

@@ -87,6 +87,10 @@ class Engine(ABC):
     """One request in flight and no prompt-cache reuse, so greedy output repeats exactly."""
     generated_tokens: int = 0
     """Tokens this engine has generated so far (completion tokens over all calls)."""
+    prompt_tokens_seen: int = 0
+    """Prompt tokens sent so far (over all calls)."""
+    prompt_tokens_cached: int = 0
+    """Of those, tokens the server reported as served from its prompt cache."""
 
     @abstractmethod
     async def chat(

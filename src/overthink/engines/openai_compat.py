@@ -293,6 +293,7 @@ class OpenAICompatEngine(Engine):
         reasoning, text = self._split_reasoning(content, choice.message.model_extra or {})
         usage = resp.usage
         self.generated_tokens += usage.completion_tokens if usage else 0
+        self._count_prompt(usage)
         reasoning_tokens: int | None = None
         if usage is not None and usage.completion_tokens_details is not None:
             reasoning_tokens = usage.completion_tokens_details.reasoning_tokens
@@ -344,6 +345,7 @@ class OpenAICompatEngine(Engine):
         usage = resp.usage
         completion_tokens = usage.completion_tokens if usage else 0
         self.generated_tokens += completion_tokens
+        self._count_prompt(usage)
         return CompletionResult(
             text=choice.text or "",
             prompt_tokens=usage.prompt_tokens if usage else 0,
@@ -352,6 +354,16 @@ class OpenAICompatEngine(Engine):
             request={"endpoint": "completions", **request, **body},
             retries=retries,
             token_bytes=_token_bytes(choice.logprobs) if want_tokens else None,
+        )
+
+    def _count_prompt(self, usage: Any) -> None:
+        """Add a response's prompt tokens (and those served from cache) to the totals."""
+        if usage is None:
+            return
+        self.prompt_tokens_seen += usage.prompt_tokens or 0
+        details = getattr(usage, "prompt_tokens_details", None)
+        self.prompt_tokens_cached += (
+            (getattr(details, "cached_tokens", None) or 0) if details else 0
         )
 
     async def _post_root(self, path: str, body: dict[str, Any]) -> Any:
