@@ -141,7 +141,7 @@ def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
     }
     assert len(before) >= stored
 
-    resumed = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    resumed = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{len(before)} already stored" in resumed.stderr.replace("\n", " ")
     after = dict(sqlite3.connect(db).execute("SELECT trial_id, data FROM records").fetchall())
