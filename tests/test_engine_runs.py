@@ -43,7 +43,8 @@ def test_wait_extension_stays_within_the_cap(
     assert records and all(r.error is None for r in records)
     for r in records:
         assert r.reasoning_tokens <= r.budget_tokens
-        assert r.resolved["prefix_shared"] is False if "prefix_shared" in r.resolved else True
+        # A minimum with waits depends on the cap, so these trials cannot share a trace.
+        assert not r.resolved.get("prefix_shared", False)
         if r.resolved["waits_used"]:
             assert "Wait" in r.reasoning
     # SmolLM2 often ends its thinking early; the minimum makes it continue with "Wait".
