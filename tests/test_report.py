@@ -167,11 +167,40 @@ def test_header_counts_warnings_from_the_records(records: pd.DataFrame) -> None:
     assert facts["Tokens"].startswith(f"{total:,} total")
     counts = {w.text.split(":")[0]: w.count for w in summary.warnings}
     assert counts["budget violations"] == int(records["budget_violation"].sum())
-    assert counts["reasoning ate the output"] == int(records["truncated_in_reasoning"].sum())
+    ok = records["error"].isna()
+    assert counts["reasoning ate the output"] == int((records["empty_answer"] & ok).sum())
+    assert counts["cut at the cap inside the thinking, answer forced afterwards"] == int(
+        (records["truncated_in_reasoning"] & ~records["empty_answer"] & ok).sum()
+    )
     assert counts["errors"] == int(records["error"].notna().sum())
     assert counts["parse failures"] == int(
         (records["answer"].isna() & records["error"].isna()).sum()
     )
+
+
+def test_a_cut_only_eats_the_output_when_one_limit_covers_both() -> None:
+    base = {"task": "t", "sample_id": "s", "model": "m", "budget_mode": "forced",
+            "budget_tokens": 64, "error": None, "empty_answer": False}  # fmt: skip
+    frame = records_frame(
+        [
+            # Forced: own cap, answer forced in its own request -> the budget working.
+            {**base, "resolved": {"reasoning_cap": 64}, "truncated_in_reasoning": True,
+             "answer": None},
+            # Forced, but the forced answer came back empty -> eaten.
+            {**base, "resolved": {"reasoning_cap": 64}, "truncated_in_reasoning": True,
+             "empty_answer": True, "answer": None},
+            # One max_tokens for both (native/prompt), cut inside thinking, no answer -> eaten.
+            {**base, "budget_mode": "prompt", "resolved": {"max_tokens": 64},
+             "truncated_in_reasoning": True, "answer": None},
+            # Same, but an answer was parsed anyway -> not eaten, just cut.
+            {**base, "budget_mode": "prompt", "resolved": {"max_tokens": 64},
+             "truncated_in_reasoning": True, "answer": "2"},
+        ]
+    )  # fmt: skip
+    summary = summarize(frame, {}, run_dir_name="r", tool_version="9")
+    counts = {w.text.split(":")[0].split(" (")[0]: (w.count, w.severity) for w in summary.warnings}
+    assert counts["reasoning ate the output"] == (2, "warn")
+    assert counts["cut at the cap inside the thinking, answer forced afterwards"] == (2, "info")
 
 
 def test_header_prices_the_run_when_prices_are_known(records: pd.DataFrame) -> None:

@@ -123,6 +123,7 @@ def synthetic_rows(
                         "run": run, "trial_id": f"t{len(out):08d}", "task": task,
                         "sample_id": sample_id, "model": "smollm2-135m", "budget_mode": mode,
                         "budget_tokens": tokens, "sample_index": index, "prompt": record_prompt,
+                        "resolved": {"reasoning_cap": tokens} if mode == "forced" else {},
                         "prompt_tokens": len(prompt) // 4, "reasoning_tokens": used,
                         "answer_tokens": 6, "reasoning": reasoning, "response": response,
                         "answer": answer, "target": target, "kind": "numeric",

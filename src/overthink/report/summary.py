@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from overthink.analysis.cost import price_for
@@ -31,7 +32,7 @@ class Notice:
     text: str
     count: int | None = None
     severity: str = "warn"
-    """``warn`` or ``error`` (only styling)."""
+    """``info``, ``warn`` or ``error`` (only styling)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,36 @@ def _count(records: pd.DataFrame, col: str) -> int:
     if col not in records.columns:
         return 0
     return int(records[col].fillna(False).astype(bool).sum())
+
+
+def _truncation_counts(records: pd.DataFrame) -> tuple[int, int]:
+    """(reasoning ate the output, cut at the cap with a forced answer) record counts.
+
+    Same rule as :func:`overthink.reasoning.audit.audit_budgets`: generation with its own
+    ``reasoning_cap`` gives the answer a separate request, so a cut inside thinking there
+    is the budget working; only an empty answer means the output was eaten. Where one
+    output limit covers thinking and answer, a cut with no parsed answer was eaten too.
+    """
+    n = len(records)
+    if not n:
+        return 0, 0
+
+    def flag(col: str) -> np.ndarray:
+        if col not in records.columns:
+            return np.zeros(n, dtype=bool)
+        return records[col].fillna(False).astype(bool).to_numpy()
+
+    truncated = flag("truncated_in_reasoning")
+    empty = flag("empty_answer")
+    ok = records["error"].isna().to_numpy() if "error" in records.columns else np.ones(n, bool)
+    if "resolved" in records.columns:
+        own_cap = records["resolved"].astype(str).str.contains('"reasoning_cap"').to_numpy()
+    else:
+        own_cap = np.zeros(n, dtype=bool)
+    no_answer = records["answer"].isna().to_numpy() if "answer" in records.columns else empty
+    ate = ok & (empty | (truncated & ~own_cap & no_answer))
+    capped = ok & truncated & ~ate
+    return int(ate.sum()), int(capped.sum())
 
 
 def _cost(
@@ -207,14 +238,25 @@ def summarize(
                 violations,
             )
         )
-    truncated = _count(records, "truncated_in_reasoning")
-    if truncated:
+    ate, capped = _truncation_counts(records)
+    if ate:
         warnings.append(
-            Notice("reasoning ate the output: the cap was hit inside the thinking", truncated)
+            Notice(
+                "reasoning ate the output: no answer left after the thinking "
+                "(empty, or one output limit hit inside the thinking)",
+                ate,
+            )
         )
-    empty = _count(records, "empty_answer")
-    if empty:
-        warnings.append(Notice("empty answers after the thinking", empty))
+    if capped:
+        # Expected under forced budgets, so it is a note rather than a problem: the cut is
+        # the experiment, and the answer was forced in its own request.
+        warnings.append(
+            Notice(
+                "cut at the cap inside the thinking, answer forced afterwards",
+                capped,
+                severity="info",
+            )
+        )
     if n and "answer" in records.columns:
         no_error = records["error"].isna() if "error" in records.columns else True
         failures = int((records["answer"].isna() & no_error).sum())

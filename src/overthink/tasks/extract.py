@@ -67,7 +67,8 @@ _LETTER_ALONE = re.compile(r"^\(?([A-Ha-h])\)?[.:]?$")
 _LETTER_LEAD = re.compile(r"^[(\[]?([A-H])[)\].:]?(?:\s|$)")
 _LETTER_NAMED = re.compile(
     # Case-insensitive keyword, case-sensitive letter: "the answer is a cat" names no option.
-    r"(?:option|choice|answer(?:\s+is)?|answer:)\s*:?\s*[(\[*]*((?-i:[A-H]))\b", re.IGNORECASE
+    r"(?:option|choice|answer(?:\s+is)?|answer:)\s*:?\s*[(\[*]*((?-i:[A-H]))\b",
+    re.IGNORECASE,
 )
 _LETTER_PAREN = re.compile(r"\(([A-H])\)")
 _LETTER_PUNCT = re.compile(r"(?:^|[\s*])([A-H])[).:](?:\s|$)")
