@@ -75,6 +75,19 @@ def test_failures_are_counted_and_excluded(frame: pd.DataFrame) -> None:
     assert any("no parseable answer" in w for w in result.warnings)
 
 
+def test_forced_cap_hits_are_not_reported_as_lost_output(frame: pd.DataFrame) -> None:
+    df = frame.copy()
+    forced = df.index[df["budget_mode"] == "forced"][:5]
+    natural = df.index[df["budget_mode"] == "natural"][:3]
+    assert len(forced) == 5 and len(natural) == 3
+    df["truncated_in_reasoning"] = False
+    df.loc[forced, "truncated_in_reasoning"] = True
+    df.loc[natural, "truncated_in_reasoning"] = True
+    warnings = analyze(df, n_boot=20).warnings
+    assert any("5 of" in w and "hit their forced cap" in w for w in warnings), warnings
+    assert any("3 of" in w and "cut off inside their reasoning" in w for w in warnings), warnings
+
+
 def test_auto_detected_and_explicit_knobs(frame: pd.DataFrame) -> None:
     auto = analyze(frame, n_boot=50)
     assert set(auto.curves["knob"]) == {"", "distractors"}  # meta.question is not a knob

@@ -145,6 +145,8 @@ def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
     resumed = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{len(before)} already stored" in resumed.stderr.replace("\n", " ")
+    # Piped stderr gets plain progress lines (rich would print only its final frame).
+    assert "trials 18/18 · " in resumed.stderr and " ETA " in resumed.stderr, resumed.stderr
     after = dict(sqlite3.connect(db).execute("SELECT trial_id, data FROM records").fetchall())
     assert len(after) == 18
     for tid, data in before.items():

@@ -95,7 +95,6 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
 _CHECKS = (
     ("failed", "errored (excluded from every metric)"),
     ("parse_failure", "had no parseable answer"),
-    ("truncated_in_reasoning", "were cut off inside their reasoning"),
     ("budget_violation", "exceeded their budget by more than 10 %"),
     ("empty_answer", "had an empty answer"),
 )
@@ -105,6 +104,12 @@ def _group_warnings(group: Group) -> list[str]:
     n = len(group.arrays["failed"])
     out = []
     counts = [(int(group.arrays[column].sum()), what) for column, what in _CHECKS]
+    truncated = np.asarray(group.arrays["truncated_in_reasoning"], dtype=bool)
+    forced = np.asarray(group.arrays["budget_mode"]) == "forced"
+    # Under forced budgets a cut at the cap is the budget working (the answer is forced
+    # afterwards), so it is reported as such rather than as lost output.
+    counts.append((int((truncated & forced).sum()), "hit their forced cap (answer forced after)"))
+    counts.append((int((truncated & ~forced).sum()), "were cut off inside their reasoning"))
     unknown = np.isnan(group.arrays["reasoning_tokens"]) & ~group.arrays["failed"]
     counts.append((int(unknown.sum()), "have no reasoning token count (left out of lengths)"))
     for count, what in counts:

@@ -57,6 +57,7 @@ def _knob_specs(tasks: list[str], knob_args: list[str]) -> list[TaskSpec]:
 
 
 def _progress() -> Progress:
+    # Off the terminal rich would print one final frame only; _LogLines writes the log.
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -68,7 +69,44 @@ def _progress() -> Progress:
         TimeRemainingColumn(),
         console=err,
         transient=False,
+        disable=not err.is_terminal,
     )
+
+
+class _LogLines:
+    """Progress as plain lines for logs and pipes: every 10 % of the trials or 30 s."""
+
+    def __init__(self, total: int, done_before: int) -> None:
+        self.total = total
+        self.done = done_before
+        self.start_done = done_before
+        self.t0 = time.perf_counter()
+        self.last_print = self.t0
+        self.step = max(1, total // 10)
+        self.next_mark = done_before + self.step
+
+    def update(self, *, tps: float, errors: int) -> None:
+        self.done += 1
+        now = time.perf_counter()
+        if self.done < self.total and self.done < self.next_mark and now - self.last_print < 30:
+            return
+        while self.next_mark <= self.done:
+            self.next_mark += self.step
+        self.last_print = now
+        elapsed = now - self.t0
+        ran = self.done - self.start_done
+        eta = elapsed / ran * (self.total - self.done) if ran else 0.0
+        err.print(
+            f"trials {self.done}/{self.total} · {tps:.0f} tok/s · {errors} err · "
+            f"{_clock(elapsed)} elapsed · ETA {_clock(eta)}",
+            highlight=False,
+        )
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 async def _run_with_progress(config: ExperimentConfig) -> tuple[PreparedRun, RunStats]:
@@ -89,16 +127,22 @@ async def _run_with_progress(config: ExperimentConfig) -> tuple[PreparedRun, Run
         done_before = sum(t.trial_id in done for t in prepared.plan.trials)
     with _progress() as progress:
         bar = progress.add_task("trials", total=total, completed=done_before, tps=0.0, errors=0)
-        counters = {"tokens": 0, "errors": 0}
+        errors = 0
+        lines = None if err.is_terminal else _LogLines(total, done_before)
+        engines = list(prepared.engines.values())
+        # Tokens the engines really generated: with prefix sharing, records of one question
+        # share a trace, so summing record token counts would overstate throughput.
+        generated_before = sum(e.generated_tokens for e in engines)
         t0 = time.perf_counter()
 
         def on_record(record: Record) -> None:
-            counters["tokens"] += max(record.reasoning_tokens, 0) + record.answer_tokens
-            counters["errors"] += record.error is not None
+            nonlocal errors
+            errors += record.error is not None
+            generated = sum(e.generated_tokens for e in engines) - generated_before
             elapsed = max(time.perf_counter() - t0, 1e-6)
-            progress.update(
-                bar, advance=1, tps=counters["tokens"] / elapsed, errors=counters["errors"]
-            )
+            progress.update(bar, advance=1, tps=generated / elapsed, errors=errors)
+            if lines is not None:
+                lines.update(tps=generated / elapsed, errors=errors)
 
         stats = await execute(prepared, on_record=on_record)
     return prepared, stats
