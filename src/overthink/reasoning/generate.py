@@ -30,7 +30,12 @@ from overthink.engines.base import Engine, Message
 from overthink.engines.markers import split_think
 from overthink.engines.retry import tally_retries
 from overthink.errors import ConfigError
-from overthink.reasoning.forcing import force_answer, force_thinking, thinking_prefix
+from overthink.reasoning.forcing import (
+    ForcedTrace,
+    force_answer,
+    force_thinking,
+    thinking_prefix,
+)
 from overthink.reasoning.prompts import ANSWER_DIRECTLY, THINK_FIRST, ReasoningOptions
 
 __all__ = [
@@ -38,6 +43,7 @@ __all__ = [
     "THINK_FIRST",
     "Generation",
     "ReasoningOptions",
+    "answer_forced",
     "build_messages",
     "check_supported",
     "generate",
@@ -107,6 +113,39 @@ def prompt_cap(trial: Trial) -> int:
     return max(trial.max_reasoning_tokens, 2 * trial.budget.tokens)
 
 
+async def answer_forced(
+    engine: Engine,
+    trial: Trial,
+    trace: ForcedTrace,
+    *,
+    enforced_cap: int | None,
+    resolved: dict[str, Any],
+    retries: int,
+) -> Generation:
+    """Force the answer after ``trace`` and account for the whole trial.
+
+    Shared by single forced trials and prefix-shared sweeps, so both record the same
+    fields: ``resolved`` gains the ``answer_request`` and ``retries`` the answer's own.
+    """
+    response, answer_tokens, finish, answer_request, answer_retries = await force_answer(
+        engine, trace, max_tokens=trial.max_answer_tokens, temperature=trial.temperature,
+        seed=trial.seed,
+    )  # fmt: skip
+    prompt_tokens = trace.prompt_tokens or await engine.count_tokens(trace.prefix)
+    return Generation(
+        reasoning=trace.reasoning.strip(),
+        response=response,
+        prompt_tokens=prompt_tokens,
+        reasoning_tokens=trace.tokens,
+        answer_tokens=answer_tokens,
+        finish_reason=finish,
+        truncated_in_reasoning=trace.hit_cap,
+        enforced_cap=enforced_cap,
+        resolved={**resolved, "answer_request": answer_request},
+        retries=retries + answer_retries,
+    )
+
+
 async def _forced(
     engine: Engine,
     trial: Trial,
@@ -128,19 +167,10 @@ async def _forced(
         temperature=trial.temperature,
         seed=trial.seed,
     )
-    response, answer_tokens, finish, answer_request, answer_retries = await force_answer(
-        engine, trace, max_tokens=trial.max_answer_tokens, temperature=trial.temperature,
-        seed=trial.seed,
-    )  # fmt: skip
-    prompt_tokens = trace.prompt_tokens or await engine.count_tokens(prefix)
-    return Generation(
-        reasoning=trace.reasoning.strip(),
-        response=response,
-        prompt_tokens=prompt_tokens,
-        reasoning_tokens=trace.tokens,
-        answer_tokens=answer_tokens,
-        finish_reason=finish,
-        truncated_in_reasoning=trace.hit_cap,
+    return await answer_forced(
+        engine,
+        trial,
+        trace,
         enforced_cap=enforced_cap,
         resolved={
             "enforcement": enforcement,
@@ -152,9 +182,8 @@ async def _forced(
             "think_markers": [engine.think_open, engine.think_close],
             "template_opens_thinking": template_opened,
             "thinking_requests": trace.requests,
-            "answer_request": answer_request,
         },
-        retries=trace.retries + answer_retries,
+        retries=trace.retries,
     )
 
 

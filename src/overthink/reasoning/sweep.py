@@ -17,8 +17,8 @@ import time
 from overthink.core import BudgetMode, Trial
 from overthink.engines.base import Engine
 from overthink.engines.retry import tally_retries
-from overthink.reasoning.forcing import ForcedTrace, force_answer, thinking_prefix
-from overthink.reasoning.generate import THINK_FIRST, Generation, build_messages
+from overthink.reasoning.forcing import ForcedTrace, thinking_prefix
+from overthink.reasoning.generate import THINK_FIRST, Generation, answer_forced, build_messages
 
 __all__ = ["can_share", "forced_sweep"]
 
@@ -85,19 +85,10 @@ async def forced_sweep(engine: Engine, trials: list[Trial]) -> list[Generation]:
                 trace.tokens = min(top.completion_tokens, cap)
                 trace.hit_cap = top.finish_reason == "length"
         answer_started = time.perf_counter()
-        response, answer_tokens, finish, answer_request, answer_retries = await force_answer(
-            engine, trace, max_tokens=trial.max_answer_tokens, temperature=trial.temperature,
-            seed=trial.seed,
-        )  # fmt: skip
-        prompt_tokens = trace.prompt_tokens or await engine.count_tokens(prefix)
-        results[i] = Generation(
-            reasoning=trace.reasoning.strip(),
-            response=response,
-            prompt_tokens=prompt_tokens,
-            reasoning_tokens=trace.tokens,
-            answer_tokens=answer_tokens,
-            finish_reason=finish,
-            truncated_in_reasoning=trace.hit_cap,
+        generation = await answer_forced(
+            engine,
+            trial,
+            trace,
             enforced_cap=cap,
             resolved={
                 **engine.describe(),
@@ -110,11 +101,11 @@ async def forced_sweep(engine: Engine, trials: list[Trial]) -> list[Generation]:
                 "think_markers": [engine.think_open, engine.think_close],
                 "template_opens_thinking": template_opened,
                 "thinking_requests": [top.request] if top is not None and cap > 0 else [],
-                "answer_request": answer_request,
             },
-            retries=render_tally.count + (top.retries if top is not None else 0) + answer_retries,
-            # Each record carries the shared thinking time plus its own answer time.
-            latency_s=think_s + (time.perf_counter() - answer_started),
+            retries=render_tally.count + (top.retries if top is not None else 0),
         )
+        # Each record carries the shared thinking time plus its own answer time.
+        generation.latency_s = think_s + (time.perf_counter() - answer_started)
+        results[i] = generation
     out = [results[i] for i in range(len(trials))]
     return out
