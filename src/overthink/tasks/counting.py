@@ -9,7 +9,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-__all__ = ["CATEGORIES", "CountingQuestion", "counting_question"]
+__all__ = [
+    "CATEGORIES",
+    "CountingQuestion",
+    "DistractorSlot",
+    "counting_item",
+    "counting_question",
+]
 
 # category key -> (noun used in the question, items with their article)
 CATEGORIES: dict[str, tuple[str, list[str]]] = {
@@ -105,3 +111,37 @@ def counting_question(rng: random.Random) -> CountingQuestion:
     noun, items = CATEGORIES[category]
     a, b = rng.sample(items, 2)
     return CountingQuestion(category, noun, a, b)
+
+
+@dataclass(frozen=True)
+class DistractorSlot:
+    """The j-th distractor of a question: which kind, which pass over the kinds, its RNG."""
+
+    kind: str
+    round: int
+    """How many times every kind was used before this slot (picks a template variant)."""
+    rng: random.Random
+
+
+def counting_item(
+    task: str, seed: int, index: int, kinds: list[str], k: int
+) -> tuple[CountingQuestion, list[DistractorSlot]]:
+    """Question ``index`` of a counting task and the plan of its ``k`` distractors.
+
+    Every random choice is seeded per question and per slot (not per call), so question
+    ``index`` is the same whatever ``k`` is and adding a distractor never reshuffles the
+    ones before it. The kinds are shuffled per question and cycled through before any
+    is reused.
+    """
+    question = counting_question(random.Random(f"{task}:{seed}:{index}"))
+    order = sorted(kinds)
+    random.Random(f"{task}:{seed}:{index}:kinds").shuffle(order)
+    slots = [
+        DistractorSlot(
+            kind=order[j % len(order)],
+            round=j // len(order),
+            rng=random.Random(f"{task}:{seed}:{index}:d{j}"),
+        )
+        for j in range(k)
+    ]
+    return question, slots

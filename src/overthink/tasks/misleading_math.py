@@ -16,7 +16,7 @@ from typing import Any
 from overthink.core import AnswerKind, Sample
 from overthink.errors import ConfigError
 from overthink.tasks.base import Knob, Task
-from overthink.tasks.counting import CATEGORIES, CountingQuestion, counting_question
+from overthink.tasks.counting import CATEGORIES, CountingQuestion, counting_item
 from overthink.tasks.formats import number_instruction
 from overthink.tasks.registry import register
 
@@ -118,16 +118,8 @@ class MisleadingMath(Task):
             raise ConfigError("n must be >= 0")
         out = []
         for i in range(n):
-            # Seeded per question (not per call) so question i is the same whatever k is.
-            q = counting_question(random.Random(f"{self.name}:{seed}:{i}"))
-            kinds = sorted(DISTRACTORS)
-            random.Random(f"{self.name}:{seed}:{i}:kinds").shuffle(kinds)
-            sentences = []
-            for j in range(k):
-                # Cycle through every kind before reusing one, then move to its next variant.
-                kind = kinds[j % len(kinds)]
-                rng = random.Random(f"{self.name}:{seed}:{i}:d{j}")
-                sentences.append(distractor_sentence(kind, j // len(kinds), q, rng))
+            q, slots = counting_item(self.name, seed, i, list(DISTRACTORS), k)
+            sentences = [distractor_sentence(s.kind, s.round, q, s.rng) for s in slots]
             body = " ".join([q.premise, *sentences])
             out.append(
                 Sample(
@@ -140,7 +132,7 @@ class MisleadingMath(Task):
                         "distractors": k,
                         "category": q.category,
                         "question": i,
-                        "distractor_kinds": ",".join(kinds[j % len(kinds)] for j in range(k)),
+                        "distractor_kinds": ",".join(s.kind for s in slots),
                     },
                 )
             )

@@ -20,7 +20,7 @@ from typing import Any
 from overthink.core import AnswerKind, Sample
 from overthink.errors import ConfigError
 from overthink.tasks.base import Knob, Task
-from overthink.tasks.counting import CountingQuestion, counting_question
+from overthink.tasks.counting import CountingQuestion, counting_item
 from overthink.tasks.formats import number_instruction
 from overthink.tasks.registry import register
 
@@ -130,14 +130,8 @@ class MisleadingPython(Task):
             raise ConfigError("n must be >= 0")
         out = []
         for i in range(n):
-            q = counting_question(random.Random(f"{self.name}:{seed}:{i}"))
-            kinds = sorted(SNIPPETS)
-            random.Random(f"{self.name}:{seed}:{i}:kinds").shuffle(kinds)
-            used = [kinds[j % len(kinds)] for j in range(k)]
-            blocks = [
-                snippet(kind, q, random.Random(f"{self.name}:{seed}:{i}:d{j}"))
-                for j, kind in enumerate(used)
-            ]
+            q, slots = counting_item(self.name, seed, i, list(SNIPPETS), k)
+            blocks = [snippet(s.kind, q, s.rng) for s in slots]
             parts = [q.premise]
             if blocks:
                 lead = "this Python snippet" if k == 1 else "these Python snippets"
@@ -156,7 +150,7 @@ class MisleadingPython(Task):
                         "distractors": k,
                         "category": q.category,
                         "question": i,
-                        "distractor_kinds": ",".join(used),
+                        "distractor_kinds": ",".join(s.kind for s in slots),
                     },
                 )
             )
