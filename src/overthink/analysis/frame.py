@@ -41,6 +41,7 @@ __all__ = [
 
 RECORD_COLUMNS: tuple[str, ...] = tuple(Record.model_fields)
 """Every Record field, in schema order (``meta`` is expanded, so it is not a column)."""
+_FIELDS = frozenset(RECORD_COLUMNS)
 
 
 DERIVED_COLUMNS: tuple[str, ...] = (
@@ -80,9 +81,10 @@ def records_frame(records: Iterable[Record] | Iterable[Mapping[str, Any]]) -> pd
         row = rec.model_dump() if isinstance(rec, Record) else dict(rec)
         meta = dict(row.pop("meta", None) or {})
         # Rows of a frame (already flat) round-trip: ``meta.<key>`` columns are meta.
-        # Walk the row (not a set difference) so meta column order survives the round trip
-        # independent of PYTHONHASHSEED.
-        meta_keys = [k for k in row if isinstance(k, str) and k.startswith("meta.")]
+        extra = row.keys() - _FIELDS  # cheap set difference; usually empty
+        # Taken in row order, not set order, so meta columns keep their order on a round
+        # trip whatever PYTHONHASHSEED is.
+        meta_keys = [k for k in row if k in extra and isinstance(k, str) and k.startswith("meta.")]
         for key in meta_keys:
             meta[key[5:]] = row.pop(key)
         resolved = row.get("resolved")
