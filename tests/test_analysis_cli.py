@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from overthink.cli.analyze import load_prices
+from overthink.cli.analyze import load_prices, load_shapes
 from overthink.cli.app import app
 from overthink.core import Record
 from overthink.errors import ConfigError
@@ -87,7 +87,8 @@ def test_missing_run_dir_exits_2_with_one_line(
     with pytest.raises(SystemExit) as exc:
         main()
     assert exc.value.code == 2
-    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err  # one line, however long
     assert "does not exist" in err and "store.sqlite" in err
 
 
@@ -102,3 +103,69 @@ def test_prices_file(tmp_path: Path, run_dir: Path) -> None:
     bad.write_text("m: cheap\n")
     with pytest.raises(ConfigError, match="not a number"):
         load_prices(bad)
+
+
+def _embedded_run(tmp_path: Path, model: str) -> Path:
+    path = tmp_path / model.replace("/", "_")
+    path.mkdir()
+    records = [
+        Record(run="r", trial_id=f"{q}-{b}", task="misleading_math", sample_id=f"q{q}",
+               model=model, budget_mode="forced", budget_tokens=b, reasoning_tokens=b // 2,
+               prompt_tokens=40, answer_tokens=4, answer="2", score=float(q % 3 > 0))
+        for q in range(6)
+        for b in (0, 32, 64)
+    ]  # fmt: skip
+    with Store.of_run(path, readonly=False) as store:
+        store.add_many(records)
+    return path
+
+
+def test_eflops_knows_the_embedded_model_and_takes_a_shapes_file(tmp_path: Path) -> None:
+    import pandas as pd
+
+    # The default engine's name carries no model name: the bundled SmolLM2 is built in.
+    run = _embedded_run(tmp_path, "embedded")
+    result = runner.invoke(app, ["analyze", str(run), "--n-boot", "20", "--cost", "eflops"])
+    assert result.exit_code == 0, result.output
+    assert "no model shape" not in result.output
+    pareto = pd.read_csv(run / "analysis" / "pareto.csv")
+    assert pareto["cost"].notna().all() and (pareto["cost"] > 0).all()
+
+    # An unknown model: the warning names the CLI flag, and a shapes file fixes it.
+    mine = _embedded_run(tmp_path, "openai-api/my-model")
+    result = runner.invoke(app, ["analyze", str(mine), "--n-boot", "20", "--cost", "eflops"],
+                           env={"COLUMNS": "300"})  # fmt: skip
+    assert "--shapes FILE" in " ".join(result.output.split())
+    shapes = tmp_path / "shapes.yaml"
+    shapes.write_text("my-model: {params: 7.6e9, layers: 28, heads: 28, kv_heads: 4, "
+                      "head_dim: 128}\n")  # fmt: skip
+    small = runner.invoke(app, ["analyze", str(mine), "--n-boot", "20", "--cost", "eflops",
+                                "--shapes", str(shapes)])  # fmt: skip
+    assert small.exit_code == 0, small.output
+    big_cost = pd.read_csv(mine / "analysis" / "pareto.csv")["cost"]
+    shapes.write_text("my-model: {params: 7.6e10, layers: 28, heads: 28, kv_heads: 4, "
+                      "head_dim: 128}\n")  # fmt: skip
+    runner.invoke(app, ["analyze", str(mine), "--n-boot", "20", "--cost", "eflops",
+                        "--shapes", str(shapes)])  # fmt: skip
+    bigger = pd.read_csv(mine / "analysis" / "pareto.csv")["cost"]
+    assert (bigger.to_numpy() > big_cost.to_numpy()).all()  # 10x the parameters costs more
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("m: {params: 1e9, layers: 2}\n", "missing field(s) heads, kv_heads, head_dim"),
+        ("m: {params: 1e9, layers: 2, heads: 2, kv_heads: 2, head_dim: 8, experts: 4}\n",
+         "unknown field(s) experts"),
+        ("m: {params: -1, layers: 2, heads: 2, kv_heads: 2, head_dim: 8}\n",
+         "params is -1, expected a positive number"),
+        ("- m\n", "must map model names"),
+        ("m: [1, 2\n", "not valid YAML"),
+    ],
+)  # fmt: skip
+def test_bad_shapes_files_name_the_model_and_field(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "shapes.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_shapes(path)
+    assert needle in str(exc.value) and str(path) in str(exc.value)

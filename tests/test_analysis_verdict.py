@@ -52,6 +52,7 @@ def test_no_effect_false_positive_rate_at_most_7_percent() -> None:
     _, ver_bh = scaling_verdicts(df, n_boot=300, seed=3)
     assert (ver_bh["verdict"] != "flat").mean() <= (ver["verdict"] != "flat").mean()
     assert (ver_bh["p_adjusted"] >= ver_bh["p_verdict"] - 1e-12).all()
+    _assert_directions_rest_on_the_trend_test(ver_bh)
 
 
 def test_rise_then_fall_is_peaked_with_its_turning_point() -> None:
@@ -64,6 +65,34 @@ def test_rise_then_fall_is_peaked_with_its_turning_point() -> None:
     inside = (ver["tp_low"] <= 1024) & (ver["tp_high"] >= 1024)
     assert inside.mean() >= 0.9
     assert (ver["tp_low"] > 256).all() and (ver["tp_high"] < 4096).all()
+    _assert_directions_rest_on_the_trend_test(ver)
+
+
+def _assert_directions_rest_on_the_trend_test(ver: pd.DataFrame) -> None:
+    """A direction is only read from a ρ whose own (adjusted) test is significant."""
+    directional = ver["verdict"].isin(["inverse", "positive"])
+    assert (ver.loc[directional, "p_adjusted"] < 0.05).all(), ver[directional]
+    assert (ver["p_adjusted"] >= ver["p_value"] - 1e-12).all()
+    gate = np.fmin(ver["p_adjusted"], ver["p_peak_adjusted"])
+    np.testing.assert_allclose(ver["p_verdict"], gate)
+
+
+def test_a_bend_alone_never_gives_a_direction() -> None:
+    # A mild rise-then-fall: with 40 questions the peak test often passes while the trend
+    # test does not. Those curves must not get a direction from their ρ.
+    df = synthetic_frame(
+        tasks=_tasks(30), n_questions=40, n_samples=2, base=0.6, curvature=0.03, peak=1024,
+        seed=14,
+    )  # fmt: skip
+    _, ver = scaling_verdicts(df, n_boot=200, seed=8)
+    only_bend = (ver["p_peak_adjusted"] < 0.05) & (ver["p_adjusted"] >= 0.05)
+    assert only_bend.sum() >= 5  # the case under test really occurs
+    assert set(ver.loc[only_bend, "verdict"]) <= {"peaked", "flat"}
+    _assert_directions_rest_on_the_trend_test(ver)
+    peaked = ver["verdict"] == "peaked"
+    assert (
+        (ver.loc[peaked, "turning_point"] > 256) & (ver.loc[peaked, "turning_point"] < 4096)
+    ).all()
 
 
 def test_regression_error_growing_with_thinking_is_inverse() -> None:

@@ -107,6 +107,8 @@ MODEL_SHAPES: dict[str, ModelShape] = {
         params=7.6e9, layers=28, heads=28, kv_heads=4, head_dim=128
     ),
 }
+# The default engine always serves the bundled SmolLM2-135M-Instruct.
+MODEL_SHAPES["embedded"] = MODEL_SHAPES["smollm2-135m"]
 
 # USD per million tokens (input, output): public list prices as of mid-2025. Illustrative
 # defaults only — prices change; pass your own.

@@ -162,10 +162,14 @@ def _analyse_group(
     shape = shape_for(group.model, shapes)
     if cost == "usd" and price is None:
         rows.warnings.append(
-            f"{group.model}: no price known; pass prices={{'{group.model}': usd_per_mtok}}"
+            f"{group.model}: no price known; give one with --prices FILE "
+            f"(YAML '{group.model}: usd_per_million_tokens'; API: prices=)"
         )
     if cost == "eflops" and shape is None:
-        rows.warnings.append(f"{group.model}: no model shape known for eFLOPs; pass shapes=")
+        rows.warnings.append(
+            f"{group.model}: no model shape known for eFLOPs; give one with --shapes FILE "
+            f"(YAML '{group.model}: {{params, layers, heads, kv_heads, head_dim}}'; API: shapes=)"
+        )
     rows.pools.extend(
         group_pools(
             group,

@@ -11,9 +11,11 @@ Per curve we report
 * ``p_peak`` — one-sided cluster-robust test that the curve bends down (negative
   curvature of the metric — oriented so that "down" is "worse" — on log2 tokens): the
   *peak* test, for curves that rise then fall, where ρ can be near zero;
-* ``p_verdict`` — the verdict's gate, ``min(1, 2·min(p_value, p_peak))`` (Bonferroni over
-  the two shape tests, so a flat curve is called non-flat with probability ≤ α), and
-  ``p_adjusted`` — ``p_verdict`` Benjamini–Hochberg adjusted across every curve of the run;
+* ``p_adjusted`` / ``p_peak_adjusted`` — those two p-values Benjamini–Hochberg adjusted
+  together across every curve of the run (2 tests per curve), so ``p_adjusted`` is the
+  Spearman trend p to read next to ρ; with ``adjust=False`` the family is the curve's own
+  two tests (Simes), so a flat curve is still called non-flat with probability ≈ α;
+* ``p_verdict`` — the verdict's gate, ``min(p_adjusted, p_peak_adjusted)``;
 * ``turning_point`` — the budget (or natural length rank) where the metric is best, and
   ``tp_low``/``tp_high`` — the 2.5 %/97.5 % quantiles of that argmax over resamples.
 
@@ -22,14 +24,19 @@ The verdict:
 ``insufficient``
     fewer than two points with data, or fewer than two questions.
 ``flat``
-    ``p_adjusted ≥ alpha``: no evidence that thinking longer changes the metric *at this
+    ``p_verdict ≥ alpha``: no evidence that thinking longer changes the metric *at this
     sample size* — not proof of no effect; the slope interval says what is still possible.
 ``peaked``
-    significant, and the turning-point interval excludes both the shortest and the
-    longest point: with 95 % confidence the best length is interior (rises then falls).
+    significant, and the best length is interior: either the turning-point interval
+    excludes both the shortest and the longest point (95 % confident the curve rises then
+    falls), or the peak test is significant and the turning point itself is interior.
 ``inverse`` / ``positive``
-    significant otherwise, and ρ says the metric gets worse / better with more thinking
-    (the sign is flipped for error metrics, where lower is better).
+    the trend test is significant (and the curve is not peaked): ρ says the metric gets
+    worse / better with more thinking (the sign is flipped for error metrics, where lower
+    is better). A direction is never read from a ρ whose own test is not significant.
+``flat``
+    also when only the peak test is significant but the best point is at an end: the
+    curve bends, but it neither rises-then-falls nor trends significantly.
 """
 
 from __future__ import annotations
@@ -60,7 +67,7 @@ VERDICT_COLUMNS = [
     "slope", "slope_low", "slope_high", "rho", "p_value", "p_adjusted",
     "turning_point", "tp_low", "tp_high", "best_metric", "worst_metric",
     "basis", "higher_is_better", "n_points", "n_questions", "turning_tokens",
-    "p_peak", "p_verdict",
+    "p_peak", "p_peak_adjusted", "p_verdict",
 ]  # fmt: skip
 
 
@@ -76,7 +83,7 @@ def _measure(fit: CurveFit) -> dict[str, Any]:
         slope=nan, slope_low=nan, slope_high=nan, rho=nan, p_value=nan, p_peak=nan,
         p_verdict=nan,
         turning_point=nan, tp_low=nan, tp_high=nan, turning_tokens=nan,
-        best_metric=nan, worst_metric=nan, _peaked=False,
+        best_metric=nan, worst_metric=nan, _peaked=False, _interior=False,
     )  # fmt: skip
     if n_points == 0:
         return row
@@ -101,7 +108,6 @@ def _measure(fit: CurveFit) -> dict[str, Any]:
     x_rec = x_rank.ravel()[fit.rec_point[ok]].astype(float)
     rho, p = cluster_rank_test(x_rec, fit.rec_value[ok], fit.rec_cluster[ok])
     row["rho"], row["p_value"] = rho, p
-    tests = [p]
     if n_points >= 3:
         lx_rec = np.log2(1.0 + fit.x[fit.rec_point[ok]])
         y_rec = fit.rec_value[ok] ** 2 if fit.key["metric_name"] == "rmse" else fit.rec_value[ok]
@@ -110,10 +116,6 @@ def _measure(fit: CurveFit) -> dict[str, Any]:
         if np.isfinite(t) and g >= 2:
             # One-sided: only bending towards *worse* (an inverted U in "better") counts.
             row["p_peak"] = float(sps.t.cdf(sign * t, df=g - 1))
-            tests.append(row["p_peak"])
-    finite = [q for q in tests if np.isfinite(q)]
-    if finite:
-        row["p_verdict"] = min(1.0, len(tests) * min(finite))
     # Where is the best point in each resample? Resamples with an empty point are skipped.
     ob = sign * fit.boot_y
     usable = np.isfinite(ob).all(axis=1)
@@ -128,21 +130,43 @@ def _measure(fit: CurveFit) -> dict[str, Any]:
         row["tp_low"] = float(fit.points[lo_i])
         row["tp_high"] = float(fit.points[hi_i])
         row["_peaked"] = n_points >= 3 and lo_i > 0 and hi_i < n_points - 1
+    # Interior only if every maximiser is: a plateau reaching an end is not a peak.
+    maximisers = np.flatnonzero(oriented == oriented[best])
+    row["_interior"] = n_points >= 3 and maximisers[0] > 0 and maximisers[-1] < n_points - 1
     return row
 
 
 def _classify(row: dict[str, Any], alpha: float) -> str:
     if row["n_points"] < 2 or row["n_questions"] < 2:
         return "insufficient"
-    p_adj, rho = row["p_adjusted"], row["rho"]
-    if not (np.isfinite(p_adj) and p_adj < alpha):
+    trend = bool(np.isfinite(row["p_adjusted"]) and row["p_adjusted"] < alpha)
+    peak = bool(np.isfinite(row["p_peak_adjusted"]) and row["p_peak_adjusted"] < alpha)
+    if not (trend or peak):
         return "flat"
-    if row["_peaked"]:
+    if row["_peaked"] or (peak and row["_interior"]):
         return "peaked"
-    if np.isfinite(rho) and rho != 0:
+    rho = row["rho"]
+    if trend and np.isfinite(rho) and rho != 0:
         better_when_longer = (rho > 0) == bool(row["higher_is_better"])
         return "positive" if better_when_longer else "inverse"
     return "flat"
+
+
+def _adjust(rows: list[dict[str, Any]], adjust: bool) -> None:
+    """Fill ``p_adjusted``, ``p_peak_adjusted`` and ``p_verdict`` on every row."""
+    trend = np.array([r["p_value"] for r in rows], dtype=float)
+    peak = np.array([r["p_peak"] for r in rows], dtype=float)
+    if adjust:
+        # One family: both shape tests of every curve in the run.
+        both = bh_adjust(np.concatenate([trend, peak]))
+        trend_adj, peak_adj = both[: len(rows)], both[len(rows) :]
+    else:
+        pairs = np.array([bh_adjust(np.array([a, b])) for a, b in zip(trend, peak, strict=True)])
+        trend_adj, peak_adj = pairs[:, 0], pairs[:, 1]
+    for r, ta, pa in zip(rows, trend_adj, peak_adj, strict=True):
+        r["p_adjusted"] = float(ta)
+        r["p_peak_adjusted"] = float(pa)
+        r["p_verdict"] = float(np.fmin(ta, pa))
 
 
 def verdicts(
@@ -150,16 +174,14 @@ def verdicts(
 ) -> pd.DataFrame:
     """One verdict row per curve (see ``VERDICT_COLUMNS``).
 
-    ``adjust=False`` decides on the unadjusted gate (``p_adjusted`` then equals
-    ``p_verdict``); the default applies Benjamini–Hochberg across all ``fits``.
+    ``adjust=True`` (the default) applies Benjamini–Hochberg across both shape tests of
+    all ``fits``; ``adjust=False`` corrects only for the two tests within each curve.
     """
     rows = [_measure(f) for f in fits]
     if not rows:
         return pd.DataFrame(columns=VERDICT_COLUMNS)
-    p = np.array([r["p_verdict"] for r in rows], dtype=float)
-    p_adj = bh_adjust(p) if adjust else p
-    for r, pa in zip(rows, p_adj, strict=True):
-        r["p_adjusted"] = float(pa)
+    _adjust(rows, adjust)
+    for r in rows:
         r["verdict"] = _classify(r, alpha)
-        del r["_peaked"]
+        del r["_peaked"], r["_interior"]
     return pd.DataFrame(rows, columns=VERDICT_COLUMNS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+from rich.text import Text
 
 from overthink.cli.app import app
 from overthink.errors import OverthinkError
@@ -25,7 +26,10 @@ def main() -> None:
     try:
         app(standalone_mode=True)
     except OverthinkError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        # One line however long (soft_wrap), and the message is never read as rich markup:
+        # it may quote user input such as "[0, 32]".
+        message = Text.assemble(("error:", "bold red"), " ", str(exc))
+        Console(stderr=True).print(message, highlight=False, soft_wrap=True)
         sys.exit(2)
     finally:
         # Stop the embedded server explicitly (bounded), not in interpreter teardown.

@@ -9,21 +9,21 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 import yaml
-from rich.console import Console
 from rich.table import Table
 
 from overthink.analysis import Analysis
 from overthink.analysis import analyze as run_analysis
-from overthink.analysis.cost import COST_AXES
+from overthink.analysis.cost import COST_AXES, DEFAULT_INTENSITY, ModelShape
 from overthink.analysis.frame import records_frame
 from overthink.analysis.verdict import DEFAULT_ALPHA
 from overthink.cli.app import app
+from overthink.cli.app import console as make_console
 from overthink.cli.strategies import missing_strategy_records, pool_tables
 from overthink.errors import ConfigError
 from overthink.experiment.store import STORE_FILE, Store
 from overthink.strategies import parse_strategies
 
-__all__ = ["ANALYSIS_DIR", "analyze", "load_prices", "verdict_table"]
+__all__ = ["ANALYSIS_DIR", "analyze", "load_prices", "load_shapes", "verdict_table"]
 
 ANALYSIS_DIR = "analysis"
 """Sub-folder of the run folder the tables are written to."""
@@ -58,6 +58,55 @@ def load_prices(path: Path) -> dict[str, float]:
             raise ConfigError(
                 f"prices file {str(path)!r}: price of {key!r} is {value!r}, not a number"
             ) from None
+    return out
+
+
+_SHAPE_FIELDS = ("params", "layers", "heads", "kv_heads", "head_dim")
+
+
+def load_shapes(path: Path) -> dict[str, ModelShape]:
+    """Read ``model: {params, layers, heads, kv_heads, head_dim[, kv_bytes]}`` (YAML/JSON)
+    for the eFLOPs cost axis."""
+    if not path.is_file():
+        raise ConfigError(f"shapes file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"shapes file {str(path)!r} is not valid YAML/JSON: {exc}") from None
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(
+            f"shapes file {str(path)!r} must map model names to "
+            f"{{{', '.join(_SHAPE_FIELDS)}[, kv_bytes]}}"
+        )
+    out: dict[str, ModelShape] = {}
+    for model, fields in data.items():
+        where = f"shapes file {str(path)!r}, model {model!r}"
+        if not isinstance(fields, dict):
+            raise ConfigError(f"{where}: expected a mapping of {', '.join(_SHAPE_FIELDS)}")
+        unknown = set(fields) - {*_SHAPE_FIELDS, "kv_bytes"}
+        missing = [f for f in _SHAPE_FIELDS if f not in fields]
+        if unknown or missing:
+            problem = (
+                f"unknown field(s) {', '.join(sorted(map(str, unknown)))}"
+                if unknown
+                else f"missing field(s) {', '.join(missing)}"
+            )
+            raise ConfigError(f"{where}: {problem} (expected {', '.join(_SHAPE_FIELDS)}"
+                              "[, kv_bytes])")  # fmt: skip
+        values: dict[str, float] = {}
+        for name, value in fields.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = float("nan")
+            if not math.isfinite(number) or number <= 0:
+                raise ConfigError(f"{where}: {name} is {value!r}, expected a positive number")
+            values[str(name)] = number
+        out[str(model)] = ModelShape(
+            params=values["params"], layers=int(values["layers"]), heads=int(values["heads"]),
+            kv_heads=int(values["kv_heads"]), head_dim=int(values["head_dim"]),
+            kv_bytes=values.get("kv_bytes", 2.0),
+        )  # fmt: skip
     return out
 
 
@@ -180,6 +229,18 @@ def analyze(
         Path | None,
         typer.Option("--prices", help="YAML/JSON file: model -> USD per million tokens."),
     ] = None,
+    shapes: Annotated[
+        Path | None,
+        typer.Option(
+            "--shapes",
+            help="YAML/JSON file: model -> {params, layers, heads, kv_heads, head_dim} for "
+            "--cost eflops (built in: SmolLM2, Qwen3, R1-distill).",
+        ),
+    ] = None,
+    intensity: Annotated[
+        float,
+        typer.Option("--intensity", help="eFLOPs: hardware FLOPs per byte (Kinetics: B200)."),
+    ] = DEFAULT_INTENSITY,
     alpha: Annotated[
         float, typer.Option("--alpha", help="Significance level of the verdicts.")
     ] = DEFAULT_ALPHA,
@@ -204,18 +265,21 @@ def analyze(
         raise ConfigError(f"run folder {str(run_dir)!r} has no {STORE_FILE} (is it a run folder?)")
     if cost not in COST_AXES:
         raise ConfigError(f"unknown --cost {cost!r} (accepted: {', '.join(COST_AXES)})")
+    if not (math.isfinite(intensity) and intensity > 0):
+        raise ConfigError(f"--intensity {intensity!r}: expected a positive number of FLOPs/byte")
     price_table = load_prices(prices) if prices is not None else None
+    shape_table = load_shapes(shapes) if shapes is not None else None
     strategies = parse_strategies(strategy)
     source, notes = _with_strategy_records(run_dir, strategies)
     result = run_analysis(
         source, by=by, cost=cost, n_boot=n_boot, seed=seed, prices=price_table,
-        target_metric=target, alpha=alpha,
+        target_metric=target, alpha=alpha, shapes=shape_table, intensity=intensity,
     )  # fmt: skip
     out_dir = run_dir / ANALYSIS_DIR
     result.write_csv(out_dir)
     if json_out:
         (out_dir / "analysis.json").write_text(result.to_json())
-    console = Console()
+    console = make_console()
     if result.verdicts.empty:
         console.print("[yellow]no scored records to analyse[/]")
     else:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
+from rich.console import Console
 
 app = typer.Typer(
     name="overthink",
@@ -11,3 +14,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console; logs and pipes get a fixed 120 columns instead of rich's 80-column
+    fallback, so tables are not squeezed. A terminal keeps its own width."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr) if stream.isatty() else Console(stderr=stderr, width=120)

@@ -33,17 +33,26 @@ def report(
         Path | None,
         typer.Option("--prices", help="YAML/JSON file: model -> USD per million tokens."),
     ] = None,
+    shapes: Annotated[
+        Path | None,
+        typer.Option(
+            "--shapes",
+            help="YAML/JSON file: model -> {params, layers, heads, kv_heads, head_dim} for "
+            "--cost eflops.",
+        ),
+    ] = None,
     open_: Annotated[
         bool, typer.Option("--open", help="Open the report in the default browser.")
     ] = False,
 ) -> None:
     """Write RUN_DIR/report.html (one self-contained page) and RUN_DIR/plots/."""
     # Imported here so `overthink --help` does not pay for matplotlib and pandas.
-    from overthink.cli.analyze import load_prices
+    from overthink.cli.analyze import load_prices, load_shapes
     from overthink.report import write_report
 
     price_table = load_prices(prices) if prices is not None else None
-    path = write_report(run_dir, by=by, cost=cost, prices=price_table)
+    shape_table = load_shapes(shapes) if shapes is not None else None
+    path = write_report(run_dir, by=by, cost=cost, prices=price_table, shapes=shape_table)
     Console().print(f"report: {path}", highlight=False)
     if open_:
         webbrowser.open(path.resolve().as_uri())

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,16 +19,15 @@ from rich.progress import (
 )
 
 from overthink.cli.app import app
+from overthink.cli.app import console as make_console
 from overthink.core import Record
 from overthink.errors import ConfigError
 from overthink.experiment.config import ExperimentConfig, TaskSpec, load_config
 from overthink.experiment.runner import RunStats
 from overthink.experiment.session import PreparedRun, execute, prepare_run
 
-# Logs and pipes get a fixed 120 columns instead of rich's 80-column fallback, so the
-# summary table is not squeezed; a terminal keeps its own width.
-console = Console() if sys.stdout.isatty() else Console(width=120)
-err = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=120)
+console = make_console()
+err = make_console(stderr=True)
 
 
 def _knob_specs(tasks: list[str], knob_args: list[str]) -> list[TaskSpec]:

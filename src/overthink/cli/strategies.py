@@ -18,6 +18,7 @@ from rich.table import Table
 
 from overthink.analysis import Analysis
 from overthink.cli.app import app
+from overthink.cli.app import console as make_console
 from overthink.core import Record
 from overthink.engines import Engine, EngineOptions, make_engine
 from overthink.errors import ConfigError
@@ -246,7 +247,7 @@ def verify(
         return await _verify(run_dir, verifiers, strategies, judge, concurrency)
 
     summary = asyncio.run(go())
-    console = Console()
+    console = make_console()
     print_summary(summary, console)
     if summary.strategies.groups:
         console.print(

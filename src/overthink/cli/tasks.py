@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from overthink.cli.app import app
+from overthink.cli.app import console as make_console
 from overthink.core import Sample
 from overthink.errors import ConfigError
 from overthink.tasks import get_task, task_names
@@ -96,7 +97,7 @@ def _render(sample: Sample) -> Panel:
 def tasks_main(ctx: typer.Context) -> None:
     """List every task with its knobs and default levels (when no subcommand is given)."""
     if ctx.invoked_subcommand is None:
-        _list(Console())
+        _list(make_console())
 
 
 @tasks_app.command("show")
@@ -111,7 +112,7 @@ def show(
     Knobs not given with -T use their first default level.
     """
     task = get_task(name)
-    console = Console()
+    console = make_console()
     for sample in _samples(task, knob, n, seed, first_default_only=True):
         console.print(_render(sample))
 

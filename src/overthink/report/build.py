@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from overthink import __version__
 from overthink.analysis import analyze, load_run
+from overthink.analysis.cost import ModelShape
 from overthink.errors import ConfigError
 from overthink.experiment.store import STORE_FILE, Store
 from overthink.report import plots
@@ -141,7 +142,9 @@ def _sections(records: pd.DataFrame, analysis: AnalysisLike, plots_dir: Path) ->
                 "Pareto front: cost vs metric, dominated configurations faded.",
                 lambda: plots.pareto_front(pareto, _frame(analysis, "cheapest")),
             ),
-            empty="No Pareto front: the analysis found no configurations to compare.",
+            empty="No Pareto front: no configuration has a cost on this axis. With --cost "
+            "usd or eflops a model's price (--prices) or shape (--shapes) may be missing; "
+            "the notes at the top say which.",
         ),
         Section(
             "cube",
@@ -241,12 +244,13 @@ def write_report(
     by: str | None = None,
     cost: str = "tokens",
     prices: Mapping[str, float] | None = None,
+    shapes: Mapping[str, ModelShape] | None = None,
 ) -> Path:
     """Write ``RUN_DIR/report.html`` (self-contained) and ``RUN_DIR/plots/*.png|*.svg``.
 
     Computes the analysis with ``overthink.analysis.analyze(records, by=by, cost=cost,
-    prices=prices)`` unless one is given; ``prices`` (USD per million tokens per model, as
-    ``analyze`` takes them) also price the run in the header. Raises
+    prices=prices, shapes=shapes)`` unless one is given; ``prices`` (USD per million tokens
+    per model, as ``analyze`` takes them) also price the run in the header. Raises
     :class:`~overthink.errors.ConfigError` naming the path when ``run_dir`` is not a run
     folder. Returns the path of the HTML file.
     """
@@ -256,5 +260,5 @@ def write_report(
         manifest = store.get_meta("manifest")
     records = load_run(folder)
     if analysis is None:
-        analysis = analyze(records, by=by, cost=cost, prices=prices)
+        analysis = analyze(records, by=by, cost=cost, prices=prices, shapes=shapes)
     return build_report(records, analysis, folder, manifest=manifest, prices=prices)
