@@ -74,8 +74,16 @@ def _brute(samples: list[tuple[str | None, float]], k: int, how: str) -> float:
             for a, v in subset:
                 if _key(a) is not None:
                     tally[_key(a)] += 1.0 if how == "maj" else v  # type: ignore[index]
-            if not tally or max(tally.values()) == 0:
-                vals.append(0.0)
+            if not tally:
+                vals.append(0.0)  # nobody answered: the pool abstains (wrong)
+                continue
+            if max(tally.values()) == 0:
+                # Every vote weighs 0: the tie rule takes the earliest answered sample, so
+                # over orderings each answered sample is the pick equally often.
+                picks = [
+                    c for c, (a, _) in zip(correct, subset, strict=True) if _key(a) is not None
+                ]
+                vals.append(float(np.mean(picks)))
                 continue
             top = max(tally.values())
             winners = [a for a, t in tally.items() if math.isclose(t, top, rel_tol=1e-9)]
@@ -163,3 +171,34 @@ def test_pools_have_intervals_and_levels() -> None:
     # pass@k only grows with k.
     for _, cell in pools[pools["estimator"] == "pass@k"].groupby(["budget_tokens", "level"]):
         assert np.all(np.diff(cell.sort_values("k")["metric"].to_numpy()) >= -1e-12)
+
+
+def test_error_metric_pools_never_score_a_silent_pool_as_perfect() -> None:
+    # Regression: errors 10-12, a judge that scored every sample 0, and one question
+    # where one of the three samples gave no answer.
+    rows = []
+    for q in range(4):
+        for s in range(3):
+            answer = None if (q == 0 and s == 0) else str(20 + q + s)
+            rows.append(
+                {
+                    "run": "r", "trial_id": f"{q}-{s}", "task": "g", "sample_id": f"q{q}",
+                    "model": "m", "budget_mode": "forced", "budget_tokens": 64,
+                    "sample_index": s, "answer": answer, "target": "10", "kind": "regression",
+                    "score": None if answer is None else float(answer) - 10.0,
+                    "verifier_score": 0.0, "reasoning_tokens": 50, "prompt_tokens": 20,
+                    "answer_tokens": 3,
+                }
+            )  # fmt: skip
+    pools = analyze(records_frame(rows), n_boot=20).pools
+    maj = pools[(pools["estimator"] == "maj@k") & (pools["level"] == "all")].set_index("k")
+    weighted = pools[(pools["estimator"] == "weighted@k") & (pools["level"] == "all")]
+    weighted = weighted.set_index("k")
+    errors = [r["score"] for r in rows if r["score"] is not None]
+    # k = 1: the mean error of the answered samples; the silent sample is left out.
+    assert maj.loc[1, "metric"] == pytest.approx(np.mean(errors[:2]) / 4 + np.mean(
+        [np.mean(errors[2 + 3 * i : 5 + 3 * i]) for i in range(3)]) * 3 / 4)  # fmt: skip
+    # Zero verifier weight everywhere: the vote falls back to the answered samples, so its
+    # error is in the range of real errors, never the 0.0 of a perfect prediction.
+    for k in (1, 2, 3):
+        assert min(errors) <= weighted.loc[k, "metric"] <= max(errors)

@@ -184,8 +184,9 @@ def _vote_block(
     # Class-major (m·P, n) weights: one matrix product tallies every class of every
     # question in every subset, and the per-class slices of the result are contiguous,
     # so max/compare/sum over classes are cheap elementwise passes.
-    onehot = (ids[None, :, :] == np.arange(m)[:, None, None]) * weights[None, :, :]
-    onehot = onehot.astype(np.float32)
+    member = ids[None, :, :] == np.arange(m)[:, None, None]
+    onehot = (member * weights[None, :, :]).astype(np.float32)
+    counts_of = member.astype(np.float32)
     cls_vals = class_values.T.astype(np.float32)  # (m, P)
     for k in range(1, k_max + 1):
         if k > n:
@@ -213,11 +214,28 @@ def _vote_block(
                 np.add(won, win * cls_vals[c, start:stop, None], out=won)
             # The top class always passes its own cut, so n_win >= 1.
             value = won / n_win
+            tied = n_win > 1
             voted = top > 0
-            if not voted.all():  # subsets with no vote at all (unparsed or zero weight)
-                value = np.where(voted, value, np.float32(abstain_value))
-            exp[start:stop, k - 1] = value.mean(axis=1, dtype=np.float64)
-            tie[start:stop, k - 1] = ((n_win > 1) & voted).mean(axis=1, dtype=np.float64)
+            if not voted.all():
+                # No weight in the subset. If some samples answered (all weighing 0), the
+                # strategies' tie rule takes the earliest answered sample, whose class is
+                # drawn in proportion to its count; if none answered, the pool abstains.
+                counts = (counts_of[:, start:stop].reshape(m * rows, n) @ mat_t).reshape(
+                    m, rows, n_sub
+                )
+                answered = counts.sum(axis=0)
+                share = (counts * cls_vals[:, start:stop, None]).sum(axis=0)
+                fallback = np.where(
+                    answered > 0, share / np.maximum(answered, 1), np.float32(abstain_value)
+                )
+                value = np.where(voted, value, fallback)
+                tied = np.where(voted, tied, (counts > 0).sum(axis=0) > 1)
+            # Abstentions valued NaN (error metrics: no prediction) are left out of the mean.
+            valid = np.isfinite(value)
+            n_valid = valid.sum(axis=1)
+            total = np.where(valid, value, 0.0).sum(axis=1, dtype=np.float64)
+            exp[start:stop, k - 1] = np.where(n_valid > 0, total / np.maximum(n_valid, 1), np.nan)
+            tie[start:stop, k - 1] = tied.mean(axis=1, dtype=np.float64)
     return exp, tie, exact
 
 
@@ -330,7 +348,7 @@ def _pool_groups(group: Group) -> _Pools | None:
 
 def _majority(
     pools: _Pools, classes: tuple[IntArray, FloatArray, FloatArray, FloatArray],
-    rng: np.random.Generator,
+    rng: np.random.Generator, abstain_value: float,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:  # fmt: skip
     """maj@k and its tie rate per group, computed once per distinct answer profile."""
     _, cls_counts, cls_values, abstain = classes
@@ -354,7 +372,7 @@ def _majority(
             ids = np.full((int(sel.sum()), n), -1)
         e, t, ex = vote_expectation(
             ids.astype(np.int64), np.ones(ids.shape), uniq[sel, 2 + n_cls :], k_max,
-            abstain_value=0.0, rng=rng,
+            abstain_value=abstain_value, rng=rng,
         )  # fmt: skip
         maj[sel], tie[sel] = e, t
         exact &= np.asarray(ex)
@@ -420,7 +438,10 @@ def group_pools(
 
     answer = canonical_answers(a["answer"][rec], group.kind in ("numeric", "regression"))
     classes = _answer_classes(grp, answer, value, pools.n_groups)
-    est[..., _MAJ], tie_maj, exact_maj = _majority(pools, classes, seed_rng)
+    # A pool with no answer at all scores as a wrong answer on accuracy-like metrics; on an
+    # error metric it has no prediction, so it is left out (as unparsed records are).
+    abstain = 0.0 if group.higher_is_better else float("nan")
+    est[..., _MAJ], tie_maj, exact_maj = _majority(pools, classes, seed_rng, abstain)
     for n in np.unique(pools.sizes):
         sel = pools.sizes == n
         oriented = pools.pad(sign * value, sel, int(n), np.nan)
@@ -435,7 +456,7 @@ def group_pools(
         est[vsel, :, _BEST] = sign * expected_best(ranked, k_max)
         ids = pools.pad(classes[0].astype(float), vsel, int(n), -1.0).astype(np.int64)
         e, t, ex = vote_expectation(
-            ids, vmat, classes[2][vsel], k_max, abstain_value=0.0, rng=seed_rng
+            ids, vmat, classes[2][vsel], k_max, abstain_value=abstain, rng=seed_rng
         )
         est[vsel, :, _WEIGHTED], tie_w[vsel] = e, t
         exact_w &= np.asarray(ex)

@@ -15,8 +15,9 @@ Rules, stated once so the records and the docs agree:
   verifier failed) are left out. A group where *no* sample has a score falls back to
   ``majority`` — flagged and counted, never silent.
 * ``weighted``: a class's weight is the sum of its samples' scores. When every scored
-  sample scored 0 all classes tie at 0 and the tie rule picks; the strategy still answers
-  (the pool estimator ``weighted@k`` counts such a subset as an abstention instead).
+  sample scored 0 all classes tie at 0 and the tie rule picks the earliest answered
+  sample; the pool estimator ``weighted@k`` values such a subset the same way (each
+  answered sample equally likely to be the earliest).
 """
 
 from __future__ import annotations
