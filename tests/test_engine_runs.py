@@ -32,6 +32,22 @@ def test_forced_caps_are_honoured(embedded_server: EmbeddedServer, tmp_path: Pat
     )
     # An 8-token cap is always hit by this model, and reported as a cut inside thinking.
     assert all(r.truncated_in_reasoning for r in records if r.budget_tokens == 8)
+    # Independently of our own accounting: the server's tokenizer on the recorded text.
+    for r in records:
+        if r.reasoning:
+            assert _tokenize(embedded_server, r.reasoning) <= r.budget_tokens, r.reasoning
+
+
+def _tokenize(server: EmbeddedServer, text: str) -> int:
+    import urllib.request
+
+    request = urllib.request.Request(
+        server.address + "/tokenize",
+        data=json.dumps({"content": text, "add_special": False}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return len(json.load(resp)["tokens"])
 
 
 def test_wait_extension_stays_within_the_cap(

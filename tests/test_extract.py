@@ -42,6 +42,9 @@ EXACT = AnswerKind.EXACT
         ("<think>I count 5 and 7</think>\nBoth, so two.", "2"),  # reasoning numbers ignored
         ("<ANSWER> 2 </ANSWER>", "2"),
         ("Answer: Q1 is unclear, 2", "2"),  # "Q1" is not a number
+        # Words describing the two items are not a count: the "one type" mistake stays 1.
+        ("Final answer: There is a single type: both are pets.", "1"),
+        ("Final answer: one type. They are both fruit.", "1"),
     ],
 )
 def test_numeric_extraction(text: str, expected: str) -> None:
@@ -50,7 +53,15 @@ def test_numeric_extraction(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   \n\t", "<answer></answer>", "<answer>no idea</answer>", "I cannot tell."],
+    [
+        "",
+        "   \n\t",
+        "<answer></answer>",
+        "<answer>no idea</answer>",
+        "I cannot tell.",
+        "You have a pair of jeans and a hat.",
+        "They are both drinks.",
+    ],
 )
 def test_unparseable_numeric_is_none(text: str) -> None:
     assert extract_answer(text, NUM) is None

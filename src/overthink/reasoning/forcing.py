@@ -85,7 +85,9 @@ async def force_thinking(
         trace.requests.append(result.request)
         trace.retries += result.retries
         trace.reasoning += result.text
-        trace.tokens += min(result.completion_tokens, remaining)
+        # The server's own count, unclamped: if it ever overshoots max_tokens, the record
+        # shows it (and flags a budget violation) instead of hiding it.
+        trace.tokens += result.completion_tokens
         if result.finish_reason == "length" or trace.tokens >= cap:
             trace.hit_cap = True
             break

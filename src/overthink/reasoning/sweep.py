@@ -82,7 +82,7 @@ async def forced_sweep(engine: Engine, trials: list[Trial]) -> list[Generation]:
                 trace.tokens, trace.hit_cap = cap, True
             else:
                 trace.reasoning = top.text
-                trace.tokens = min(top.completion_tokens, cap)
+                trace.tokens = top.completion_tokens  # <= cap here; unclamped, as above
                 trace.hit_cap = top.finish_reason == "length"
         answer_started = time.perf_counter()
         generation = await answer_forced(

@@ -55,8 +55,11 @@ _TENS = {
     "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
     "eighty": 80, "ninety": 90,
 }  # fmt: skip
-# Words that name a count without being numerals ("both of them" = 2).
-_COUNT_WORDS = {"none": 0, "single": 1, "both": 2, "pair": 2, "couple": 2}
+# Words that name a count without being numerals. Not "both", "pair" or "couple": they
+# describe the two items ("both are pets", "a pair of jeans") far more often than they
+# answer "how many", and misleading_math's target is always 2, so they would score the
+# classic "one type" mistake as correct.
+_COUNT_WORDS = {"none": 0, "single": 1}
 _WORD_RE = re.compile(
     r"\b(?:(?P<tens>" + "|".join(_TENS) + r")(?:[- ](?P<unit>" + "|".join(_UNITS) + r"))?"
     r"|(?P<word>" + "|".join([*_TEENS, *_UNITS, *_COUNT_WORDS]) + r"))\b",
