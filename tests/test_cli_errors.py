@@ -14,7 +14,8 @@ OVERTHINK = [sys.executable, "-m", "overthink"]
 
 
 def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
+    # A narrow terminal width: long messages must still come out as one line.
+    env = {**os.environ, "COLUMNS": "80"}
     return subprocess.run(
         [*OVERTHINK, *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
     )
@@ -34,6 +35,11 @@ CASES = {
     "bad knob level": (["run", "-T", "distractors=many"], "distractors"),
     "missing gguf": (["run", "--model", "llamacpp/nowhere.gguf"], "does not exist"),
     "openai-api without url": (["run", "--model", "openai-api/x"], "--base-url"),
+    "repeated model": (
+        ["run", "--model", "embedded", "--model", "embedded"],
+        "listed more than once",
+    ),
+    "unknown budget mode": (["run", "--budgets", "0,bogus:5"], "unknown budget mode 'bogus'"),
 }
 
 
@@ -45,6 +51,7 @@ def test_bad_input_exits_2_with_one_line(case: str, tmp_path: Path) -> None:
     assert needle in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stderr.count("(accepted") <= 1  # one list of what is accepted, not two
     assert not (tmp_path / "out").exists()
 
 
@@ -54,15 +61,38 @@ def test_unreachable_base_url(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "cannot reach model server" in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not (tmp_path / "out").exists()
 
 
-def test_malformed_config(tmp_path: Path) -> None:
-    (tmp_path / "exp.yaml").write_text("samples: 2\nmodles: [embedded]\n")
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        ("samples: 2\nmodles: [embedded]\n", ["unknown key 'modles'", "models"]),
+        # A nested key is answered with the keys accepted *there*.
+        ("tasks:\n  - name: misleading_math\n    knobz: {distractors: [0]}\n",
+         ["unknown key 'tasks.0.knobz'", "(known keys there: name, knobs)"]),
+        ("samples: [2\n", ["exp.yaml"]),  # YAML syntax error
+    ],
+)  # fmt: skip
+def test_malformed_config(tmp_path: Path, text: str, needles: list[str]) -> None:
+    (tmp_path / "exp.yaml").write_text(text)
     proc = _run(["run", "--config", "exp.yaml", "--out", "out"], tmp_path)
     assert proc.returncode == 2
-    assert "unknown key 'modles'" in proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_out_pointing_at_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("not a folder")
+    proc = _run(["run", "--samples", "1", "--budgets", "0", "--out", "taken/run"], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "exists and is not a folder" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "taken").read_text() == "not a folder"
 
 
 def test_export_of_a_missing_run(tmp_path: Path) -> None:

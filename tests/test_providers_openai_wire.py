@@ -345,6 +345,21 @@ def test_openai_api_local_wire_server_gemini_and_vllm_native_styles(
     assert body["thinking_token_budget"] == 600 and "extra_body" not in body
 
 
+def test_openai_api_local_wire_server_never_gets_the_openai_key(
+    wire: OpenAIWire, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # OPENAI_API_KEY is set (the fixture); a self-hosted URL must not receive it.
+    monkeypatch.delenv("OVERTHINK_API_KEY", raising=False)
+    run_experiment(tmp_path / "a", models=["openai-api/qwen3"], base_url=wire.url,
+                   budgets="none", **TASK)  # fmt: skip
+    sent = {r["auth"] for r in wire.requests}
+    assert sent and all(KEY not in (a or "") for a in sent), sent
+    monkeypatch.setenv("OVERTHINK_API_KEY", "sk-self-hosted-123")
+    run_experiment(tmp_path / "b", models=["openai-api/qwen3"], base_url=wire.url,
+                   budgets="none", **TASK)  # fmt: skip
+    assert wire.requests[-1]["auth"] == "Bearer sk-self-hosted-123"
+
+
 def test_run_cli_prints_the_budget_warning_line(wire: OpenAIWire, tmp_path: Path) -> None:
     args = [
         sys.executable, "-m", "overthink", "run", "-m", "openai/o3-mini", "--base-url",

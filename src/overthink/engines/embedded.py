@@ -159,5 +159,10 @@ class EmbeddedEngine(OpenAICompatEngine):
             "gguf": self.server.model_path.name,
             "slots": self.server.slots,
             "ctx_per_slot": self.server.ctx_per_slot,
-            "startup_s": round(self.server.startup_s, 3),
         }
+
+    @property
+    def startup_s(self) -> float:
+        """Seconds the shared server took to start (a timing: kept out of ``resolved``,
+        so identical runs give identical records; the run manifest has it)."""
+        return float(self.server.startup_s)

@@ -126,8 +126,9 @@ def make_engine(name: str, options: EngineOptions) -> Engine:
         assert key is not None
         return AnthropicEngine(name, rest, api_key=key, base_url=options.base_url, **common)
     assert options.base_url is not None
-    # Self-hosted servers usually need no key; one is sent when set.
-    key = os.environ.get("OVERTHINK_API_KEY") or os.environ.get("OPENAI_API_KEY") or "none"
+    # Self-hosted servers usually need no key; one is sent when set. Never OPENAI_API_KEY:
+    # a real OpenAI key must not travel to whatever --base-url points at.
+    key = os.environ.get("OVERTHINK_API_KEY") or "none"
     if provider == "vllm":
         from overthink.engines.vllm import VLLMEngine
 

@@ -143,6 +143,16 @@ class ExperimentConfig(BaseModel):
     def _one_model(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("models")
+    @classmethod
+    def _models_once(cls, value: list[str]) -> list[str]:
+        repeated = sorted({m for m in value if value.count(m) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(map(repr, repeated))} listed more than once")
+        if not value:
+            raise ValueError("the list is empty (e.g. --model embedded)")
+        return value
+
     @field_validator("budgets", mode="before")
     @classmethod
     def _budget_strings(cls, value: Any) -> Any:
@@ -227,9 +237,10 @@ class ExperimentConfig(BaseModel):
             try:
                 budget = Budget.parse(text, default_mode=self.budget_mode)
             except ValueError as exc:
-                raise ConfigError(
-                    f"budgets: {exc} (accepted: integers, natural, none, MODE:N)"
-                ) from None
+                hint = (
+                    "" if "accepted" in str(exc) else " (accepted: integers, natural, none, MODE:N)"
+                )
+                raise ConfigError(f"budgets: {exc}{hint}") from None
             if budget.mode is BudgetMode.FORCED:
                 budget = budget.model_copy(
                     update={
@@ -273,8 +284,12 @@ def _format_validation(error: ValidationError, source: str) -> str:
     first = error.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
     if first["type"] == "extra_forbidden":
-        known = ", ".join(ExperimentConfig.model_fields)
-        return f"{source}: unknown key {where!r} (known keys: {known})"
+        # Name the keys accepted where the unknown one sits (a task entry, or the top).
+        fields = (
+            TaskSpec.model_fields if first["loc"][0] == "tasks" else ExperimentConfig.model_fields
+        )
+        known = ", ".join(fields)
+        return f"{source}: unknown key {where!r} (known keys there: {known})"
     return f"{source}: {where}: {first['msg'].removeprefix('Value error, ')}"
 
 

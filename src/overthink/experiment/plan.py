@@ -74,6 +74,7 @@ def make_plan(config: ExperimentConfig) -> Plan:
     ids = [t.trial_id for t in trials]
     if len(set(ids)) != len(ids):
         raise ConfigError(
-            "the plan contains duplicate trials (a task repeated with the same knobs?)"
+            "the plan contains duplicate trials (a task listed twice with the same knobs, "
+            "or a knob level repeated?)"
         )
     return Plan(trials=trials, tasks=tasks, budgets=budgets, levels=levels)

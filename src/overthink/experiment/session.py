@@ -17,6 +17,7 @@ import yaml
 from overthink import __version__
 from overthink.core import Record
 from overthink.engines import Engine, EngineOptions, make_engine, validate_model_name
+from overthink.errors import ConfigError
 from overthink.experiment.config import ExperimentConfig
 from overthink.experiment.plan import Plan, make_plan
 from overthink.experiment.runner import RunStats, run_plan
@@ -60,8 +61,21 @@ def reasoning_options(config: ExperimentConfig) -> ReasoningOptions:
     return ReasoningOptions(config.prompt_variant, config.prompt_template)
 
 
+def _check_run_dir(run_dir: Path) -> None:
+    """The run folder must be a folder (or creatable) before any engine starts."""
+    for path in (run_dir, *run_dir.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise ConfigError(
+                    f"run folder {str(run_dir)!r}: {str(path)!r} exists and is not a folder "
+                    "(choose another --out)"
+                )
+            break
+
+
 async def prepare_run(config: ExperimentConfig) -> PreparedRun:
     """Validate everything and start the engines; writes nothing to disk."""
+    _check_run_dir(config.run_dir())
     plan = make_plan(config)
     options = engine_options(config)
     for model in config.models:
@@ -122,7 +136,12 @@ async def execute(
 ) -> RunStats:
     """Create/reopen the run folder and run every pending trial."""
     run_dir = prepared.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"run folder {str(run_dir)!r} cannot be created: {exc.strerror}"
+        ) from None
     (run_dir / "config.yaml").write_text(
         yaml.safe_dump(prepared.config.model_dump(mode="json"), sort_keys=False)
     )
@@ -134,6 +153,11 @@ async def execute(
                 "tool_version": __version__,
                 "models": list(prepared.engines),
                 "engines": {m: e.describe() for m, e in prepared.engines.items()},
+                "engine_startup_s": {
+                    m: round(float(e.startup_s), 3)
+                    for m, e in prepared.engines.items()
+                    if hasattr(e, "startup_s")
+                },
                 "tasks": [t.name for t in prepared.config.tasks],
                 "budgets": [b.label for b in prepared.plan.budgets],
                 "trials": len(prepared.plan.trials),
