@@ -82,3 +82,18 @@ def test_store_meta_roundtrip(tmp_path: Path) -> None:
 def test_readonly_store_needs_a_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         Store(tmp_path / "nope.sqlite", readonly=True)
+
+
+def test_embedded_thread_count_override_and_idle_sampling(monkeypatch: pytest.MonkeyPatch) -> None:
+    from overthink.engines.embedded import THREADS_ENV, pick_threads
+    from overthink.errors import EngineUnavailable
+
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert pick_threads() == 3
+    monkeypatch.setenv(THREADS_ENV, "zero")
+    with pytest.raises(EngineUnavailable, match=THREADS_ENV):
+        pick_threads()
+    monkeypatch.delenv(THREADS_ENV)
+    import os
+
+    assert 1 <= pick_threads(sample_s=0.05) <= (os.cpu_count() or 1)

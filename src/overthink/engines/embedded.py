@@ -9,6 +9,7 @@ the embedded engine is the OpenAI-compatible engine pointed at our own server.
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 import time
 import urllib.error
@@ -23,6 +24,43 @@ from overthink.errors import EngineUnavailable
 __all__ = ["DEFAULT_GGUF", "EmbeddedEngine", "EmbeddedServer", "default_model_path"]
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+THREADS_ENV = "OVERTHINK_THREADS"
+
+
+def _cpu_times() -> tuple[float, float] | None:
+    """(idle, total) jiffies of all CPUs from /proc/stat; None off Linux."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [float(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return fields[3] + (fields[4] if len(fields) > 4 else 0.0), sum(fields)
+
+
+def pick_threads(sample_s: float = 0.1) -> int:
+    """llama.cpp threads: ``OVERTHINK_THREADS`` if set, else the cores idle right now.
+
+    Its worker threads wait for each other at every layer, so one thread that shares a
+    core with another busy process stalls them all. Measured here on 2 cores with one
+    core busy elsewhere: 2 threads 24-28 tok/s, 1 thread 73; on an idle machine 2 threads
+    give ~120 tok/s and 1 thread ~60. So count the idle cores over a short sample.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = max(1, cores or 1)
+    override = os.environ.get(THREADS_ENV, "").strip()
+    if override:
+        if not override.isdigit() or int(override) < 1:
+            raise EngineUnavailable(f"{THREADS_ENV}={override!r}: expected a positive integer")
+        return int(override)
+    before = _cpu_times()
+    if before is None:
+        return cores
+    time.sleep(sample_s)
+    after = _cpu_times()
+    if after is None or after[1] <= before[1]:
+        return cores
+    idle_share = (after[0] - before[0]) / (after[1] - before[1])
+    return max(1, min(cores, round(idle_share * cores)))
 
 
 def default_model_path() -> Path:
@@ -63,6 +101,12 @@ class EmbeddedServer:
         params.warmup = False
         params.cache_prompt = True
         started = time.perf_counter()
+        self.threads = pick_threads()
+        for cpu in (params.cpuparams, params.cpuparams_batch):
+            cpu.n_threads = self.threads
+            # Sleep at once when idle instead of spinning: spinning threads steal the
+            # core a neighbour (or our own other slot) needs.
+            cpu.poll = 0
         try:
             self._server: Any = xllamacpp.Server(params)
         except Exception as exc:  # the extension raises plain RuntimeError/ValueError
@@ -159,6 +203,7 @@ class EmbeddedEngine(OpenAICompatEngine):
             "gguf": self.server.model_path.name,
             "slots": self.server.slots,
             "ctx_per_slot": self.server.ctx_per_slot,
+            "threads": self.server.threads,
         }
 
     @property
