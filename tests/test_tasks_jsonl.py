@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from overthink.core import AnswerKind
+from overthink.analysis import analyze, records_frame
+from overthink.core import AnswerKind, Record
 from overthink.errors import ConfigError
 from overthink.tasks import get_task
 from overthink.tasks.jsonl import sample_to_json, write_jsonl
@@ -148,3 +149,40 @@ def test_sample_to_json_uses_the_paper_fields() -> None:
     assert row["answer_index"] == "ABC".index(s.target)
     assert row["metadata"]["framing"] == "light"
     assert "answer" not in row
+
+
+def test_nested_metadata_is_kept_as_json_text_and_analysis_runs(tmp_path: Path) -> None:
+    rows = [
+        {"prompt": f"How many? {i}", "answer": "2", "tags": ["top", "level"],
+         "metadata": {"d": [1, 2], "original_data": {"x": 1, "a": [i]}, "level": i, "ok": None}}
+        for i in range(2)
+    ]  # fmt: skip
+    path = _write_lines(tmp_path / "nested.jsonl", [json.dumps(r) for r in rows])
+    samples = get_task(f"jsonl:{path}").samples(10, 0)
+    assert samples[0].meta == {
+        "d": "[1,2]",
+        "original_data": '{"a":[0],"x":1}',
+        "tags": '["top","level"]',
+        "level": 0,
+        "ok": None,
+    }
+    records = [
+        Record(
+            run="r",
+            trial_id=f"{s.id}-{b}",
+            task=s.task,
+            sample_id=s.id,
+            model="m",
+            budget_mode="forced",
+            budget_tokens=b,
+            answer="2",
+            target=s.target,
+            score=float(b > 64),
+            reasoning_tokens=b,
+            meta=s.meta,
+        )
+        for s in samples
+        for b in (64, 128, 256)
+    ]
+    result = analyze(records_frame(records), n_boot=20)  # used to raise "unhashable type"
+    assert not result.curves.empty

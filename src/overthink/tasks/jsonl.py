@@ -8,7 +8,9 @@ One JSON object per line:
 * ``metadata`` (object, optional) — its fields become ``Sample.meta``, so
   ``num_distractors``, ``grid_size``... become analysis axes. Other unknown top-level
   fields are kept in ``meta`` too (the paper's own files spread metadata at top level);
-  ``metadata`` wins on a clash;
+  ``metadata`` wins on a clash. Scalar values are kept as they are; lists and objects
+  (e.g. the converter's ``original_data``) are stored as canonical JSON text, so every
+  meta value stays hashable for the analysis;
 * ``id``, ``system`` and ``kind`` (one of exact/numeric/choice/behaviour/regression) are
   optional; ``overthink tasks export`` writes them so files round-trip exactly.
 
@@ -28,7 +30,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from overthink.core import AnswerKind, Sample
+from overthink.core import AnswerKind, Sample, canonical_json
 from overthink.errors import ConfigError
 from overthink.tasks.base import Task
 from overthink.tasks.extract import LETTERS
@@ -109,6 +111,17 @@ def _classes(path: Path, line: int, raw: Any) -> list[str]:
     return [c.strip() for c in raw]
 
 
+def _meta_value(value: Any) -> Any:
+    """A meta value analysis can group by: scalars as they are, lists/objects as JSON text.
+
+    Analysis treats every meta field as a possible axis (``nunique``, ``groupby``), which
+    needs hashable values; canonical JSON keeps nested data visible and comparable.
+    """
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return canonical_json(value)
+
+
 def _parse_line(path: Path, line: int, obj: dict[str, Any], task: str) -> Sample:
     prompt = obj.get("prompt")
     if prompt is None:
@@ -181,8 +194,8 @@ def _parse_line(path: Path, line: int, obj: dict[str, Any], task: str) -> Sample
     metadata = obj.get("metadata", {})
     if not isinstance(metadata, dict):
         raise field_error(path, line, "metadata", f"expected an object, got {_jtype(metadata)}")
-    meta = {k: v for k, v in obj.items() if k not in _RESERVED}
-    meta.update(metadata)
+    meta = {k: _meta_value(v) for k, v in obj.items() if k not in _RESERVED}
+    meta.update((k, _meta_value(v)) for k, v in metadata.items())
 
     sid = obj.get("id", f"{path.stem}-{line}")
     if isinstance(sid, bool) or not isinstance(sid, str | int):
