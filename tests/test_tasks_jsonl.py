@@ -186,3 +186,29 @@ def test_nested_metadata_is_kept_as_json_text_and_analysis_runs(tmp_path: Path) 
     ]
     result = analyze(records_frame(records), n_boot=20)  # used to raise "unhashable type"
     assert not result.curves.empty
+
+
+def test_exported_zebra_scores_like_the_native_task(tmp_path: Path) -> None:
+    native = get_task("zebra")
+    samples = native.samples(3, 0, grid=4)
+    buf = io.StringIO()
+    write_jsonl(samples, buf)
+    path = tmp_path / "zebra.jsonl"
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    reloaded = get_task(f"jsonl:{path}")
+    for a, b in zip(samples, reloaded.samples(10, 0), strict=True):
+        wrong = next(o for o in str(a.meta["options"]).split(",") if o != a.target)
+        replies = {
+            f"<answer>{a.target}</answer>": 1.0,
+            f"The answer is {a.target}.": 1.0,
+            f"<answer>the {a.target}</answer>": 1.0,
+            f"<think>maybe {wrong}</think>\nIt is the {a.target}.": 1.0,
+            f"<answer>the {wrong}</answer>": 0.0,
+            f"The answer is {wrong}.": 0.0,
+            f"<answer>{a.target} or {wrong}</answer>": 0.0,
+        }
+        for reply, expected in replies.items():
+            got_native = native.score(a, native.extract(a, reply))
+            got_jsonl = reloaded.score(b, reloaded.extract(b, reply))
+            assert got_native == expected, reply
+            assert got_jsonl == got_native, reply

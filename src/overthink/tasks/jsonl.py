@@ -14,6 +14,10 @@ One JSON object per line:
 * ``id``, ``system`` and ``kind`` (one of exact/numeric/choice/behaviour/regression) are
   optional; ``overthink tasks export`` writes them so files round-trip exactly.
 
+An exact-match sample whose meta has zebra's ``options`` (comma-joined, the answer among
+them) is scored as zebra scores it: an answer naming exactly one option counts as that
+option, so an exported zebra file scores the same as the native task.
+
 Without ``kind``: ``classes`` ⇒ choice; a JSON float answer ⇒ regression; an integer (or
 integer-looking string) ⇒ numeric; any other string ⇒ exact match.
 
@@ -35,6 +39,7 @@ from overthink.errors import ConfigError
 from overthink.tasks.base import Task
 from overthink.tasks.extract import LETTERS
 from overthink.tasks.registry import register_loader
+from overthink.tasks.zebra import Zebra
 
 __all__ = ["JsonlTask", "field_error", "read_objects", "sample_to_json", "write_jsonl"]
 
@@ -215,6 +220,20 @@ def _parse_line(path: Path, line: int, obj: dict[str, Any], task: str) -> Sample
     )
 
 
+_ZEBRA = Zebra()
+
+
+def _is_zebra(sample: Sample) -> bool:
+    """Whether a sample carries zebra's option list (``meta["options"]``, comma-joined, the
+    target among them), as ``overthink tasks export zebra`` writes it."""
+    options = sample.meta.get("options")
+    return (
+        sample.kind is AnswerKind.EXACT
+        and isinstance(options, str)
+        and sample.target in options.split(",")
+    )
+
+
 class JsonlTask(Task):
     """Samples read from a JSONL file in the paper's format (validated up front)."""
 
@@ -252,6 +271,19 @@ class JsonlTask(Task):
         if n < 0:
             raise ConfigError("n must be >= 0")
         return self._samples[:n]
+
+    def extract(self, sample: Sample, text: str) -> str | None:
+        """As the native task would: zebra's parser for exported zebra samples."""
+        if _is_zebra(sample):
+            return _ZEBRA.extract(sample, text)
+        return super().extract(sample, text)
+
+    def score(self, sample: Sample, answer: str | None) -> float | None:
+        """As the native task would: an exported zebra sample is option-aware (an answer
+        naming exactly one option counts as that option); others use the kind's rule."""
+        if _is_zebra(sample):
+            return _ZEBRA.score(sample, answer)
+        return super().score(sample, answer)
 
 
 def sample_to_json(sample: Sample) -> dict[str, Any]:
