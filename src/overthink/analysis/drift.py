@@ -23,7 +23,7 @@ import pandas as pd
 from overthink.tasks.extract import parse_number
 from overthink.tasks.grades_regression import FEATURES, TRUE_WEIGHTS
 
-__all__ = ["feature_drift", "regression_errors"]
+__all__ = ["DRIFT_TABLE_COLUMNS", "feature_drift", "regression_errors", "run_drift"]
 
 _DRIFT_COLUMNS = [
     "feature", "n", "n_unparsed", "pred_corr", "true_corr", "corr_drift",
@@ -193,3 +193,30 @@ def regression_errors(df: pd.DataFrame, by: list[str] | None = None) -> pd.DataF
             }
         )
     return pd.DataFrame(rows, columns=[*by, *_ERROR_COLUMNS])
+
+
+DRIFT_TABLE_COLUMNS = [
+    "task", "model", "budget_mode", "budget_tokens", "level", *_DRIFT_COLUMNS,
+]  # fmt: skip
+"""Columns of the ``drift`` table of an analysis (``level``: ``all`` or ``shots=N``)."""
+
+
+def run_drift(single: pd.DataFrame) -> pd.DataFrame:
+    """Feature drift per (task, model, budget) of every task whose records carry the
+    generating features (``grades_regression`` and files exported from it), pooled over
+    knob levels and per ``shots`` level when there is one. Empty when none do."""
+    wanted = [f"meta.{f}" for f in FEATURES]
+    if single.empty or not all(c in single.columns for c in wanted):
+        return pd.DataFrame(columns=DRIFT_TABLE_COLUMNS)
+    has_features = single[wanted].notna().all(axis=1)
+    data = single[has_features]
+    if data.empty:
+        return pd.DataFrame(columns=DRIFT_TABLE_COLUMNS)
+    by = ["task", "model", "budget_mode", "budget_tokens"]
+    parts = [feature_drift(data, by).assign(level="all")]
+    if "meta.shots" in data.columns and data["meta.shots"].notna().any():
+        per_shots = feature_drift(data, [*by, "meta.shots"])
+        per_shots["level"] = [f"shots={int(v)}" for v in per_shots.pop("meta.shots")]
+        parts.append(per_shots)
+    out = pd.concat(parts, ignore_index=True)
+    return out[DRIFT_TABLE_COLUMNS].reset_index(drop=True)

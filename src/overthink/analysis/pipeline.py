@@ -21,6 +21,7 @@ from overthink.analysis._blas import single_threaded_blas
 from overthink.analysis.cost import COST_AXES, DEFAULT_INTENSITY, ModelShape, price_for, shape_for
 from overthink.analysis.cube import CUBE_COLUMNS, SLOPE_COLUMNS, group_cube
 from overthink.analysis.curves import CURVE_COLUMNS, CurveFit, group_curves
+from overthink.analysis.drift import DRIFT_TABLE_COLUMNS, run_drift
 from overthink.analysis.frame import DERIVED_COLUMNS, load_run, prepare
 from overthink.analysis.groups import Group, iter_groups, resolve_knobs
 from overthink.analysis.natural import BIN_COLUMNS, NATURAL_MODE, RANK_COLUMNS, group_natural
@@ -34,7 +35,7 @@ __all__ = ["TABLES", "Analysis", "analyze", "scaling_verdicts"]
 
 TABLES = (
     "curves", "verdicts", "natural_rank", "natural_bins", "cube", "cube_slopes", "pools",
-    "pareto", "cheapest",
+    "pareto", "cheapest", "drift",
 )  # fmt: skip
 """Names of the DataFrame fields of :class:`Analysis`, in output order."""
 
@@ -52,6 +53,10 @@ class Analysis:
     pools: pd.DataFrame
     pareto: pd.DataFrame
     cheapest: pd.DataFrame
+    drift: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DRIFT_TABLE_COLUMNS))
+    """Spurious-feature drift on regression tasks with known generating weights
+    (``grades_regression``): per budget, how the predictions follow each feature compared
+    with the true grades (see :func:`overthink.analysis.drift.feature_drift`)."""
     warnings: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     """The arguments the analysis ran with (for reproducibility)."""
@@ -301,6 +306,7 @@ def analyze(
         pools=pools,
         pareto=front if len(front) else _empty(PARETO_COLUMNS),
         cheapest=best,
+        drift=run_drift(single),
         warnings=warnings,
         params=params,
     )

@@ -190,6 +190,36 @@ def _cheapest_table(result: Analysis) -> Table:
     return table
 
 
+def drift_table(result: Analysis) -> Table | None:
+    """Implied feature weights per budget (pooled levels) next to the true weights."""
+    drift = result.drift
+    if drift.empty:
+        return None
+    pooled = drift[drift["level"] == "all"]
+    features = list(dict.fromkeys(pooled["feature"]))
+    truth = pooled.drop_duplicates("feature").set_index("feature")["true_weight"]
+    table = Table(
+        title="Spurious-feature drift: grade points per unit of each feature that the "
+        "predictions behave as if they used (only study hours are causal)"
+    )
+    for col in ("task", "model", "budget"):
+        table.add_column(col, overflow="fold")
+    for feat in features:
+        short = feat.removesuffix("_hours").removesuffix("_level").replace("physical_", "")
+        table.add_column(
+            f"{short}\n(true {_num(truth[feat], '+.2f')})", justify="right", overflow="fold"
+        )
+    table.add_column("n", justify="right")
+    keys = ["task", "model", "budget_mode", "budget_tokens"]
+    for key, rows in pooled.groupby(keys, sort=False):
+        weights = rows.set_index("feature")["pred_weight"]
+        table.add_row(
+            str(key[0]), str(key[1]), f"{key[2]}:{key[3]}",
+            *(_num(weights.get(f), "+.2f") for f in features), str(int(rows["n"].iloc[0])),
+        )  # fmt: skip
+    return table
+
+
 def _with_strategy_records(
     run_dir: Path, strategies: list[str]
 ) -> tuple[Path | pd.DataFrame, list[str]]:
@@ -286,6 +316,9 @@ def analyze(
         console.print(verdict_table(result))
     if not result.cheapest.empty:
         console.print(_cheapest_table(result))
+    drift = drift_table(result)
+    if drift is not None:
+        console.print(drift)
     for table in pool_tables(result, strategies):
         console.print(table)
     for warning in [*notes, *result.warnings]:

@@ -20,7 +20,7 @@ from overthink.report.browser_data import BrowserData, browser_data, safe_json
 from overthink.report.html import Section, render_page
 from overthink.report.render import RenderedFigure, atomic_write_bytes, render_figure
 from overthink.report.summary import summarize
-from overthink.report.tables import cube_slope_table, verdict_table
+from overthink.report.tables import cube_slope_table, drift_table, verdict_table
 
 __all__ = ["REPORT_FILE", "AnalysisLike", "build_report", "write_report"]
 
@@ -75,6 +75,7 @@ def _sections(records: pd.DataFrame, analysis: AnalysisLike, plots_dir: Path) ->
     natural_bins = _frame(analysis, "natural_bins")
     cube = _frame(analysis, "cube")
     cube_slopes = _frame(analysis, "cube_slopes")
+    drift = _frame(analysis, "drift")
     pareto = _frame(analysis, "pareto")
     natural = _figure(
         plots_dir,
@@ -109,6 +110,7 @@ def _sections(records: pd.DataFrame, analysis: AnalysisLike, plots_dir: Path) ->
                 lambda: plots.scaling_curves(curves),
             ),
             empty="No curves: the run has no scored records across budgets.",
+            table=drift_table(drift) if not drift.empty else None,
         ),
         Section(
             "natural",

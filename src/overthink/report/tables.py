@@ -17,7 +17,7 @@ from overthink.report.style import (
     metric_label,
 )
 
-__all__ = ["Cell", "Table", "cube_slope_table", "verdict_table"]
+__all__ = ["Cell", "Table", "cube_slope_table", "drift_table", "verdict_table"]
 
 # Inverse scaling first when sorting by verdict: it is what the reader is looking for.
 _VERDICT_ORDER = ("inverse", "peaked", "positive", "flat", "insufficient")
@@ -162,3 +162,42 @@ def cube_slope_table(slopes: pd.DataFrame) -> Table:
         for rec in slopes.to_dict(orient="records")
     ]
     return Table(header=header, rows=rows)
+
+
+def drift_table(drift: pd.DataFrame) -> Table:
+    """Spurious-feature drift: the weights the predictions behave as if they used, per
+    feature and budget, next to the true generating weights."""
+    header = [
+        ("task", "text"),
+        ("model", "text"),
+        ("budget", "text"),
+        ("level", "text"),
+        ("feature", "text"),
+        ("true weight", "num"),
+        ("model's implied weight", "num"),
+        ("weight drift", "num"),
+        ("corr(prediction, feature)", "num"),
+        ("corr(true grade, feature)", "num"),
+        ("n", "num"),
+    ]
+    rows = [
+        [
+            _text_cell(rec.get("task")),
+            _text_cell(rec.get("model")),
+            _text_cell(f"{rec.get('budget_mode')}:{rec.get('budget_tokens')}"),
+            _text_cell(rec.get("level")),
+            _text_cell(rec.get("feature")),
+            _num_cell(rec.get("true_weight")),
+            _num_cell(rec.get("pred_weight")),
+            _num_cell(rec.get("weight_drift")),
+            _num_cell(rec.get("pred_corr")),
+            _num_cell(rec.get("true_corr")),
+            _num_cell(rec.get("n")),
+        ]
+        for rec in drift.to_dict(orient="records")
+    ]
+    caption = (
+        "Only study hours cause grades; a non-zero implied weight on another feature means "
+        "the predictions follow a spurious feature."
+    )
+    return Table(header=header, rows=rows, caption=caption)
