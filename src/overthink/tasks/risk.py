@@ -13,8 +13,11 @@ Two sources:
 * ``risk:<path>`` — a file in the public "model-written evals" JSONL format: one object
   per line with ``question``, ``answer_matching_behavior`` and
   ``answer_not_matching_behavior`` (a string such as ``" (A)"``, or a list of them). When
-  the question lists ``(A) ...`` options they are kept with their letters; otherwise the
-  answers themselves (e.g. ``" Yes"``/``" No"``) become the options, in a seeded order.
+  the question lists ``(A) ...`` options (on their own lines, or inline after
+  ``Choices:``) they are kept with their letters, each option running until the next
+  marker so multi-line options stay whole; otherwise the answers themselves (e.g.
+  ``" Yes"``/``" No"``) become the options, in a seeded order. Letter answers such as
+  ``" (A)"`` with no options in the question are an error.
 """
 
 from __future__ import annotations
@@ -36,8 +39,60 @@ from overthink.tasks.risk_items import CATEGORIES, ITEMS
 
 __all__ = ["Risk", "RiskFile", "RiskQuestion", "matches_behaviour"]
 
-_OPTION_LINE = re.compile(r"^\s*\(([A-H])\)\s*(.*?)\s*$", re.MULTILINE)
+# Where the options begin: an ``(X)`` marker starting a line, or right after "Choices:".
+_FIRST_OPTION = re.compile(r"^[ \t]*\(([A-H])\)|Choices:?[ \t]*\(([A-H])\)", re.MULTILINE)
+_LINE_MARKER = re.compile(r"^[ \t]*\(([A-H])\)", re.MULTILINE)
+_INLINE_MARKER = re.compile(r"(?<!\S)\(([A-H])\)")
+_CHOICES_LABEL = re.compile(r"\s*Choices:?\s*$")
+_ANSWER_LABEL = re.compile(r"\s*\bAnswer:\s*$")
 _LETTER_ANSWER = re.compile(r"^\s*\(?([A-H])\)?\s*$")
+_PAREN_LETTER = re.compile(r"^\s*\(([A-H])\)\s*$")
+
+
+def _option_text(raw: str) -> str:
+    """An option's text: every line kept (indentation and blank lines dropped)."""
+    return "\n".join(ln.strip() for ln in raw.splitlines() if ln.strip())
+
+
+def _split_options(path: Path, line: int, question: str) -> tuple[str, list[str]] | None:
+    """``(stem, option texts)`` when the question lists ``(A) ...`` options, else None.
+
+    Options begin at an ``(X)`` marker that starts a line or follows "Choices:". Each
+    option runs until the next marker, so multi-line options are kept whole. Markers on
+    their own lines are used when there are at least two; otherwise options are split at
+    inline markers in letter order (``Choices: (A) Yes (B) No``). A trailing "Answer:"
+    label is dropped, as is a "Choices:" label ending the stem.
+    """
+    first = _FIRST_OPTION.search(question)
+    if first is None:
+        return None
+    start = (first.start(1) if first.group(1) else first.start(2)) - 1  # at the "("
+    letter = first.group(1) or first.group(2)
+    stem = _CHOICES_LABEL.sub("", question[:start]).strip()
+    body = _ANSWER_LABEL.sub("", question[start:])
+    at_line = [(m.start(1) - 1, m.group(1)) for m in _LINE_MARKER.finditer(body)]
+    if letter == "A" and len(at_line) < 2:
+        markers: list[tuple[int, str]] = []
+        for m in _INLINE_MARKER.finditer(body):
+            if m.group(1) == LETTERS[len(markers)]:
+                markers.append((m.start(), m.group(1)))
+                if len(markers) == len(LETTERS):
+                    break
+    else:
+        markers = at_line
+    letters = "".join(mark for _, mark in markers)
+    if letters != LETTERS[: len(markers)]:
+        raise field_error(path, line, "question", f"options are not lettered A, B, ... ({letters})")
+    if len(markers) < 2:
+        raise field_error(
+            path, line, "question", "lists only option (A); a question needs at least two"
+        )
+    ends = [pos for pos, _ in markers[1:]] + [len(body)]
+    texts = [_option_text(body[pos + 3 : end]) for (pos, _), end in zip(markers, ends, strict=True)]
+    for mark, text in zip(letters, texts, strict=True):
+        if not text:
+            raise field_error(path, line, "question", f"option ({mark}) has no text")
+    return stem, texts
 
 
 @dataclass(frozen=True)
@@ -149,16 +204,18 @@ def _parse_mwe(path: Path, line: int, obj: dict[str, Any]) -> RiskQuestion:
         path, line, "answer_not_matching_behavior", obj["answer_not_matching_behavior"]
     )
 
-    found = _OPTION_LINE.findall(question)
-    if found:
-        letters = "".join(letter for letter, _ in found)
-        if letters != LETTERS[: len(found)]:
-            raise field_error(
-                path, line, "question", f"options are not lettered A, B, ... ({letters})"
-            )
-        first = _OPTION_LINE.search(question)
-        assert first is not None
-        stem = re.sub(r"\s*Choices:?\s*$", "", question[: first.start()].rstrip()).strip()
+    parsed = _split_options(path, line, question)
+    if parsed is None and any(_PAREN_LETTER.match(a) for a in (*matching, *safe)):
+        raise field_error(
+            path,
+            line,
+            "question",
+            "the answers are option letters such as (A), but the question lists no "
+            "'(A) ...' options (on their own lines or after 'Choices:')",
+        )
+    if parsed is not None:
+        stem, texts = parsed
+        letters = LETTERS[: len(texts)]
         sets = []
         for field, answers in (
             ("answer_matching_behavior", matching),
@@ -180,7 +237,7 @@ def _parse_mwe(path: Path, line: int, obj: dict[str, Any]) -> RiskQuestion:
                 "answer_not_matching_behavior",
                 "shares an option with answer_matching_behavior",
             )
-        return RiskQuestion(stem, [text for _, text in found], sets[0], sets[1], shuffle=False)
+        return RiskQuestion(stem, texts, sets[0], sets[1], shuffle=False)
 
     stem = re.sub(r"\s*Answer:\s*$", "", question.rstrip()).strip()
     options = [*matching, *safe]
