@@ -44,6 +44,7 @@ def test_strategies_default_to_every_applicable_one() -> None:
     [
         ("verifiers", "rubric,oracle", "verifiers: unknown verifier 'oracle'"),
         ("strategies", "vote", "strategies: unknown strategy 'vote'"),
+        ("judge_max_tokens", "0", "judge_max_tokens"),
     ],
 )
 def test_bad_names_name_the_key(key: str, value: str, needle: str) -> None:
@@ -56,7 +57,19 @@ def test_postprocessing_settings_do_not_change_the_run() -> None:
     verified = load_config(
         None,
         {"samples_per_question": 4, "verifiers": "rubric,judge", "strategies": "majority",
-         "judge_model": "llamacpp/x.gguf"},
+         "judge_model": "llamacpp/x.gguf", "judge_max_tokens": 512},
     )  # fmt: skip
     assert verified.run_name() == base.run_name()
     assert load_config(None, {"samples_per_question": 8}).run_name() != base.run_name()
+
+
+def test_judge_max_tokens_reaches_the_judge() -> None:
+    from typing import Any, cast
+
+    from overthink.engines.base import Engine
+    from overthink.strategies import make_verifiers
+
+    engine = cast(Engine, type("E", (), {"name": "judge-model"})())  # never called here
+    (judge,) = make_verifiers(["judge"], judge_engine=engine, judge_max_tokens=512)
+    described: dict[str, Any] = judge.describe()
+    assert described["max_tokens"] == 512 and described["model"] == "judge-model"

@@ -230,6 +230,12 @@ def run(
     judge_model: Annotated[
         str | None, typer.Option("--judge-model", help="Model of the judge verifier.")
     ] = None,
+    judge_max_tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--judge-max-tokens", help="Judge's output allowance (raise it for a reasoning judge)."
+        ),
+    ] = None,
     prompt_variant: Annotated[
         str | None,
         typer.Option(
@@ -263,6 +269,7 @@ def run(
         "verifiers": verifier,
         "strategies": strategy,
         "judge_model": judge_model,
+        "judge_max_tokens": judge_max_tokens,
         "prompt_variant": prompt_variant,
         "native_style": native_style,
     }

@@ -190,13 +190,15 @@ def print_summary(summary: ApplySummary, console: Console) -> None:
 
 async def _verify(
     run_dir: Path, verifiers: list[str], strategies: list[str], judge: Engine | None,
-    concurrency: int,
+    concurrency: int, judge_max_tokens: int = 24,
 ) -> ApplySummary:  # fmt: skip
     try:
         with Store(run_dir / STORE_FILE) as store:
             return await apply_to_store(
                 store,
-                verifiers=make_verifiers(verifiers, judge_engine=judge),
+                verifiers=make_verifiers(
+                    verifiers, judge_engine=judge, judge_max_tokens=judge_max_tokens
+                ),
                 strategies=strategies,
                 concurrency=concurrency,
             )
@@ -228,6 +230,14 @@ def verify(
     concurrency: Annotated[
         int, typer.Option("--concurrency", help="Judge requests in flight.", min=1)
     ] = 4,
+    judge_max_tokens: Annotated[
+        int,
+        typer.Option(
+            "--judge-max-tokens",
+            help="Judge's output allowance (raise it for a reasoning judge).",
+            min=1,
+        ),
+    ] = 24,
 ) -> None:
     """Score a run's samples with verifiers and write its strategy records (no generation)."""
     if not (run_dir / STORE_FILE).is_file():
@@ -244,7 +254,7 @@ def verify(
                 judge_model, EngineOptions(base_url=base_url, concurrency=concurrency)
             )
             await judge.check()
-        return await _verify(run_dir, verifiers, strategies, judge, concurrency)
+        return await _verify(run_dir, verifiers, strategies, judge, concurrency, judge_max_tokens)
 
     summary = asyncio.run(go())
     console = make_console()

@@ -36,7 +36,7 @@ SAMPLING_TEMPERATURE = 0.7
 """Temperature used when N > 1 samples per question are drawn and none was chosen."""
 # Settings applied after generation: they never change a trial, so they are not part of
 # the run's identity (a run can be re-verified under the same name).
-_POSTPROCESS_FIELDS = {"verifiers", "strategies", "judge_model"}
+_POSTPROCESS_FIELDS = {"verifiers", "strategies", "judge_model", "judge_max_tokens"}
 _IDENTITY_IF_CHANGED = (
     "prompt_variant",
     "prompt_template",
@@ -112,6 +112,9 @@ class ExperimentConfig(BaseModel):
     (default: every one that applies; best_of_n and weighted need a verifier)."""
     judge_model: str = "embedded"
     """Model of the judge verifier (any name ``models`` accepts)."""
+    judge_max_tokens: int = Field(default=24, ge=1)
+    """Judge verifier: output allowance for its verdict. Raise it for a reasoning model
+    as judge, which spends tokens thinking before the score."""
     prompt_variant: str = "neutral"
     """Prompt budgets: how the budget is stated — neutral, urge-use or urge-brevity."""
     prompt_template: str | None = None

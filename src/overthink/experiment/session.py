@@ -116,7 +116,11 @@ async def postprocess(prepared: PreparedRun, store: Store) -> ApplySummary | Non
     strategies = config.resolved_strategies()
     if not config.verifiers and not strategies:
         return None
-    verifiers = make_verifiers(config.verifiers, judge_engine=prepared.judge_engine)
+    verifiers = make_verifiers(
+        config.verifiers,
+        judge_engine=prepared.judge_engine,
+        judge_max_tokens=config.judge_max_tokens,
+    )
     manifest = store.get_meta("manifest") or {}
     manifest["verifiers"] = [v.describe() for v in verifiers]
     manifest["strategies"] = strategies
