@@ -234,3 +234,26 @@ def test_strategy_records_agree_with_the_pool_estimators_at_k_equal_n() -> None:
                             ("weighted@k", "weighted")):  # fmt: skip
         pool = float(pools[pools["estimator"] == estimator]["metric"].iloc[0])
         assert float(own.loc[name, "metric"]) == pytest.approx(pool, abs=1e-6), name
+
+
+def test_with_ties_strategy_records_still_agree_with_the_pool_estimators() -> None:
+    # Three samples, three different answers: every majority vote is a three-way tie.
+    # The pick is the first sample (reproducible), but the record's score is the
+    # expectation over the tied classes, as the pool estimator computes it.
+    rng = random.Random(11)
+    records = []
+    for q in range(12):
+        for i, answer in enumerate(rng.sample(["2", "3", "4", "5"], 3)):
+            records.append(rec(i, answer, q=q, sample_id=f"q{q}", trial_id=f"q{q}-{i}"))
+    combined, report = combine(records, ["majority"])
+    assert report.ties["majority"] == 12
+    for r in combined:
+        members = [m for m in records if m.sample_id == r.sample_id]
+        assert r.answer == members[0].answer  # the documented tie rule picks
+        assert r.resolved["strategy"]["pick_score"] == members[0].score
+        assert r.score == pytest.approx(sum(m.score or 0.0 for m in members) / 3)
+    result = analyze(records_frame([*records, *combined]), n_boot=20)
+    pools = result.pools[(result.pools["level"] == "all") & (result.pools["k"] == 3)]
+    pool = float(pools[pools["estimator"] == "maj@k"]["metric"].iloc[0])
+    own = result.pareto[result.pareto["source"] == "records"].set_index("strategy")
+    assert float(own.loc["majority", "metric"]) == pytest.approx(pool, abs=1e-6)

@@ -8,9 +8,15 @@ follow the same meaning as a single sample's, with these conventions:
 * token counts — **sums** over the N members (errored ones included: they were paid
   for), so every token cost axis prices "N samples at this budget".
 * ``latency_s`` — the slowest member: parallel samples finish when the last one does.
-* ``answer``/``score``/texts/flags — those of the chosen member. The chosen answer *is*
-  that member's answer, and its ``score`` was computed by the task's own scorer when the
-  sample was generated (risk and zebra override ``Task.score``), so nothing is rescored.
+* ``answer``/texts/flags — those of the chosen member. The chosen answer *is* that
+  member's answer, scored by the task's own scorer when the sample was generated (risk
+  and zebra override ``Task.score``), so nothing is rescored.
+* ``score`` — the chosen member's, except on a **tie**: then the mean score over the tied
+  classes (or tied samples, for best_of_n), i.e. the expected score of a uniformly random
+  tie-break. The first-in-order pick is reproducible but, for one group, pure luck; the
+  expectation is what the pool estimators compute, so a strategy record and ``maj@k`` at
+  the same k agree instead of differing by tie luck. ``resolved["strategy"]`` keeps the
+  pick's own score as ``pick_score``.
 * ``verifier``/``verifier_score`` — the chosen member's.
 * ``created_at`` — the newest member's, so re-applying gives a byte-identical record.
 * ``resolved["strategy"]`` — how the choice was made: members, chosen sample, tally,
@@ -24,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from overthink.core import Record, canonical_json
-from overthink.strategies.base import strategy_label
+from overthink.strategies.base import answer_key, strategy_label
 from overthink.strategies.vote import Choice
 
 __all__ = ["strategy_record", "strategy_trial_id"]
@@ -83,13 +89,17 @@ def strategy_record(group: Sequence[Record], name: str, choice: Choice) -> Recor
     }
     if chosen is None:
         return Record(**base, error=f"all {len(group)} samples of the group errored")
+    score = chosen.score
+    if choice.tie and choice.tied:
+        detail["pick_score"] = chosen.score
+        score = _tied_score(group, name, choice)
     return Record(
         **base,
         seed=chosen.seed,
         reasoning=chosen.reasoning,
         response=chosen.response,
         answer=chosen.answer,
-        score=chosen.score,
+        score=score,
         finish_reason=chosen.finish_reason,
         truncated_in_reasoning=chosen.truncated_in_reasoning,
         empty_answer=chosen.empty_answer,
@@ -97,3 +107,21 @@ def strategy_record(group: Sequence[Record], name: str, choice: Choice) -> Recor
         verifier=chosen.verifier,
         verifier_score=chosen.verifier_score,
     )
+
+
+def _tied_score(group: Sequence[Record], name: str, choice: Choice) -> float | None:
+    """Mean score over the tied classes (votes) or tied samples (best_of_n)."""
+    scores: list[float] = []
+    for tied in choice.tied:
+        if name == "best_of_n" and choice.fallback is None:
+            members = [r for r in group if str(r.sample_index) == tied and r.error is None]
+        else:
+            members = [
+                r for r in group
+                if r.error is None and answer_key(r.answer, r.kind) == tied
+            ]  # fmt: skip
+        if members and members[0].score is not None:
+            scores.append(float(members[0].score))
+    if len(scores) != len(choice.tied):
+        return group[choice.index].score if choice.index is not None else None
+    return sum(scores) / len(scores)
