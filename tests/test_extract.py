@@ -40,6 +40,15 @@ EXACT = AnswerKind.EXACT
         ("Thinking... <answer>4", "4"),  # cut off by the token limit
         ("so \\boxed{12} it is", "12"),
         ("<think>I count 5 and 7</think>\nBoth, so two.", "2"),  # reasoning numbers ignored
+        # Tags inside the thinking do not count: the answer after </think> wins.
+        ("<think>so <answer>3</answer></think> The answer is 2", "2"),
+        ("<think>so <answer>3</answer></think> <answer>2</answer>", "2"),
+        ("<think>try \\boxed{3}</think>\nFinal answer: 2", "2"),
+        ("so <answer>3</answer>, hmm.</think>\nThe answer is 2", "2"),  # template opened it
+        ("<think>I get <answer>3</answer></think>", "3"),  # nothing after: the thinking
+        ("<answer>١٢٫٥</answer>", "12.5"),  # Arabic decimal separator
+        ("<answer>١٬٢٣٤</answer>", "1234"),  # Arabic thousands separator
+        ("It costs ٣٫٧٥ in total", "3.75"),
         ("<ANSWER> 2 </ANSWER>", "2"),
         ("Answer: Q1 is unclear, 2", "2"),  # "Q1" is not a number
         # Words describing the two items are not a count: the "one type" mistake stays 1.
@@ -99,6 +108,8 @@ OPTS = ["Stick with door 2", "Switch doors", "It makes no difference"]
         ("the answer is a cat", None),
         ("<answer>D</answer>", None),  # not an option of a 3-choice question
         ("<answer></answer>", None),
+        ("<think><answer>A</answer></think>\n<answer>C</answer>", "C"),
+        ("<think>maybe <answer>A</answer></think>\nThe answer is (B).", "B"),
     ],
 )
 def test_choice_extraction(text: str, expected: str | None) -> None:
@@ -109,6 +120,7 @@ def test_exact_extraction_normalises() -> None:
     assert extract_answer("<answer> The Norwegian. </answer>", EXACT) == "the norwegian"
     assert extract_answer("blah\nNorwegian\n", EXACT) == "norwegian"
     assert extract_answer("<answer>  </answer>", EXACT) is None
+    assert extract_answer("<think><answer>Swede</answer></think>\nNorwegian", EXACT) == "norwegian"
 
 
 def test_parse_number_helpers() -> None:

@@ -1,10 +1,12 @@
 """Answer extraction and scoring shared by every task.
 
-Order of preference: the last complete ``<answer>…</answer>`` tag (the innermost one when
-tags are nested); then ``\\boxed{…}``; then an ``<answer>`` tag cut off by the token limit;
-then kind-specific fallbacks on the free text (a number after the word "answer", the last
-number or number word, an option letter such as ``(B)``). Anything unparseable yields
-``None`` — never an exception.
+Only the text after the thinking counts (a closed ``<think>…</think>`` block, or everything
+before a ``</think>`` whose opening was in the prompt), unless nothing follows it. There,
+the order of preference: the last complete ``<answer>…</answer>`` tag (the innermost one
+when tags are nested); then ``\\boxed{…}``; then an ``<answer>`` tag cut off by the token
+limit; then kind-specific fallbacks on the free text (a number after the word "answer",
+the last number or number word, an option letter such as ``(B)``). Anything unparseable
+yields ``None`` — never an exception.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ _TAG = re.compile(r"<answer>((?:(?!<answer>).)*?)</answer>", re.IGNORECASE | re.
 _OPEN_TAG = re.compile(r"<answer>\s*([^<\n]*)\s*$", re.IGNORECASE)
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 _THINK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
+_THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
 
 # A number: optional sign, digits with optional thousands groups, optional decimals with
 # either "." or "," (European). Not preceded by a word character, so "Q1"/"x2" are skipped.
@@ -76,11 +79,19 @@ _LETTER_NAMED = re.compile(
 _LETTER_PAREN = re.compile(r"\(([A-H])\)")
 _LETTER_PUNCT = re.compile(r"(?:^|[\s*])([A-H])[).:](?:\s|$)")
 
-_MINUS = str.maketrans({"\u2212": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\ufe63": "-"})
+# Minus signs to "-"; the Arabic decimal (U+066B) and thousands (U+066C) separators to
+# "." and ",", so "١٢٫٥" reads as 12.5.
+_MINUS = str.maketrans(
+    {
+        "\u2212": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\ufe63": "-",
+        "\u066b": ".", "\u066c": ",",
+    }
+)  # fmt: skip
 
 
 def _to_ascii_digits(text: str) -> str:
-    """Map unicode digits (Arabic-Indic, Devanagari, full-width...) and minus signs to ASCII."""
+    """Map unicode digits (Arabic-Indic, Devanagari, full-width...), minus signs and the
+    Arabic decimal/thousands separators to ASCII."""
     out = []
     for ch in text:
         if ch.isdigit() and not ch.isascii():
@@ -152,23 +163,35 @@ def _fmt_number(value: float) -> str:
     return repr(value)
 
 
+def _outside_thinking(text: str) -> str:
+    """``text`` without its closed thinking: ``<think>…</think>`` blocks, and everything up
+    to a ``</think>`` whose opening tag was in the prompt (chat templates that open the
+    thinking themselves). The whole text when nothing is left."""
+    outside = _THINK.sub(" ", text)
+    closes = list(_THINK_CLOSE.finditer(outside))
+    if closes:
+        outside = outside[closes[-1].end() :]
+    return outside if outside.strip() else text
+
+
 def _final_segment(text: str) -> tuple[str | None, str]:
     """The committed answer segment (tag, boxed or cut-off tag) if any, and the free text.
 
-    A closed ``<think>`` block is dropped from the free text when something follows it, so
-    numbers in the reasoning are not mistaken for the answer.
+    Both are looked for after the thinking (see ``_outside_thinking``), so an answer tag or
+    a number inside the reasoning is not mistaken for the final answer; only when nothing
+    follows the thinking is the thinking itself searched.
     """
-    tags = _TAG.findall(text)
+    scope = _outside_thinking(text)
+    tags = _TAG.findall(scope)
     if tags:
-        return tags[-1], text
-    boxed = _BOXED.findall(text)
+        return tags[-1], scope
+    boxed = _BOXED.findall(scope)
     if boxed:
-        return boxed[-1], text
-    opened = _OPEN_TAG.findall(text)
+        return boxed[-1], scope
+    opened = _OPEN_TAG.findall(scope)
     if opened:
-        return opened[-1], text
-    outside = _THINK.sub(" ", text)
-    return None, outside if outside.strip() else text
+        return opened[-1], scope
+    return None, scope
 
 
 def _numeric(text: str) -> str | None:
