@@ -212,3 +212,13 @@ def test_exported_zebra_scores_like_the_native_task(tmp_path: Path) -> None:
             got_jsonl = reloaded.score(b, reloaded.extract(b, reply))
             assert got_native == expected, reply
             assert got_jsonl == got_native, reply
+
+
+def test_available_reports_the_whole_file(tmp_path: Path) -> None:
+    lines = [json.dumps({"prompt": f"q{i}", "answer": str(i)}) for i in range(300)]
+    task = get_task(f"jsonl:{_write_lines(tmp_path / 'big.jsonl', lines)}")
+    assert getattr(task, "available", None) == 300  # the caller warns when n < available
+    assert len(task.samples(12, 0)) == 12
+    everything = task.samples(1000, 0)  # more than the file: the whole file, in order
+    assert len(everything) == 300 and [s.target for s in everything] == [str(i) for i in range(300)]
+    assert task.samples(0, 0) == []

@@ -191,3 +191,12 @@ def test_letter_answers_without_options_are_an_error(tmp_path: Path, question: s
         get_task(f"risk:{path}")
     assert str(err.value).startswith(f"{path}, line 2, field 'question'")
     assert "option" in str(err.value)
+
+
+def test_available_reports_the_whole_file(tmp_path: Path) -> None:
+    path = _write(tmp_path / "big.jsonl", MWE_ROWS * 100)
+    task = get_task(f"risk:{path}")
+    assert getattr(task, "available", None) == 300  # the caller warns when n < available
+    assert len(task.samples(12, 0)) == 12
+    everything = task.samples(1000, 0)  # more than the file: the whole file, in order
+    assert len(everything) == 300 and everything[-1].meta["line"] == 300

@@ -262,10 +262,17 @@ class JsonlTask(Task):
     def __len__(self) -> int:
         return len(self._samples)
 
+    @property
+    def available(self) -> int:
+        """How many samples the file holds: a run asking for fewer uses only the first
+        ``n`` lines, so callers compare this with their ``n`` and say so."""
+        return len(self._samples)
+
     def samples(self, n: int, seed: int, **levels: Any) -> list[Sample]:
         """The first ``n`` samples in file order (the file is the user's canonical order).
 
-        ``seed`` does not reorder a file. Returns fewer than ``n`` when the file is shorter.
+        ``seed`` does not reorder a file. Returns the whole file when ``n`` is larger (see
+        ``available``).
         """
         self.resolve_levels(levels)
         if n < 0:

@@ -271,8 +271,15 @@ class RiskFile(_RiskScoring):
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def available(self) -> int:
+        """How many questions the file holds: a run asking for fewer uses only the first
+        ``n`` lines, so callers compare this with their ``n`` and say so."""
+        return len(self._items)
+
     def samples(self, n: int, seed: int, **levels: Any) -> list[Sample]:
-        """The first ``n`` questions in file order; ``seed`` only shuffles Yes/No options."""
+        """The first ``n`` questions in file order (the whole file when ``n`` is larger, see
+        ``available``); ``seed`` only shuffles Yes/No options."""
         self.resolve_levels(levels)
         if n < 0:
             raise ConfigError("n must be >= 0")
