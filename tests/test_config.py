@@ -68,3 +68,19 @@ def test_same_config_same_run_name() -> None:
     b = load_config(None, {"samples": 4})
     c = load_config(None, {"samples": 5})
     assert a.run_name() == b.run_name() != c.run_name()
+
+
+def test_a_file_task_used_in_part_gets_a_note(tmp_path: Path) -> None:
+    import json
+
+    from overthink.experiment.config import load_config
+    from overthink.experiment.plan import make_plan
+
+    data = tmp_path / "mine.jsonl"
+    data.write_text(
+        "".join(json.dumps({"prompt": f"q{i}?", "answer": str(i)}) + "\n" for i in range(30))
+    )
+    part = make_plan(load_config(None, {"tasks": [f"jsonl:{data}"], "samples": 12}))
+    assert any("using the first 12 of 30 samples" in n for n in part.notes), part.notes
+    whole = make_plan(load_config(None, {"tasks": [f"jsonl:{data}"], "samples": 30}))
+    assert whole.notes == [] and len(whole.trials) == 30 * 5

@@ -17,6 +17,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from overthink.cli.app import app
 from overthink.cli.app import console as make_console
@@ -118,6 +119,8 @@ async def _run_with_progress(config: ExperimentConfig) -> tuple[PreparedRun, Run
         f"({total} trials, models: {', '.join(prepared.engines)})",
         highlight=False,
     )
+    for note in prepared.plan.notes:
+        err.print(Text.assemble(("note:", "yellow"), " ", note), highlight=False)
     done_before = 0
     if (prepared.run_dir / STORE_FILE).exists():
         with Store(prepared.run_dir / STORE_FILE, readonly=True) as store:

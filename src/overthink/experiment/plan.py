@@ -21,6 +21,8 @@ class Plan:
     tasks: dict[str, Task]
     budgets: list[Budget]
     levels: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """Things the user should know before it runs (e.g. a file task only partly used)."""
 
     def task_for(self, trial: Trial) -> Task:
         """The task that generated a trial's sample (it extracts and scores the answer)."""
@@ -43,10 +45,17 @@ def make_plan(config: ExperimentConfig) -> Plan:
     tasks: dict[str, Task] = {}
     levels: dict[str, list[dict[str, object]]] = {}
     trials: list[Trial] = []
+    notes: list[str] = []
     for spec in config.tasks:
         task = get_task(spec.name)
         grid = _levels(task, spec.knobs)
         levels[spec.name] = grid
+        available = getattr(task, "available", None)
+        if isinstance(available, int) and available > config.samples:
+            notes.append(
+                f"{spec.name}: using the first {config.samples} of {available} samples in the "
+                f"file (--samples {available} runs them all)"
+            )
         for combo in grid:
             samples = task.samples(config.samples, config.seed, **combo)
             if not samples:
@@ -77,4 +86,4 @@ def make_plan(config: ExperimentConfig) -> Plan:
             "the plan contains duplicate trials (a task listed twice with the same knobs, "
             "or a knob level repeated?)"
         )
-    return Plan(trials=trials, tasks=tasks, budgets=budgets, levels=levels)
+    return Plan(trials=trials, tasks=tasks, budgets=budgets, levels=levels, notes=notes)
