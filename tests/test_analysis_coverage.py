@@ -8,6 +8,7 @@ interval that resampled records instead of questions would be too narrow here.
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from overthink.analysis.pipeline import scaling_verdicts
@@ -31,3 +32,42 @@ def test_curve_intervals_cover_the_true_accuracy(
     assert len(curves) == 500
     covered = (curves["ci_low"] <= TRUE_ACCURACY) & (curves["ci_high"] >= TRUE_ACCURACY)
     assert 0.93 <= covered.mean() <= 0.97, covered.mean()
+
+
+def test_variants_of_one_item_are_resampled_together() -> None:
+    """The pooled curve clusters by base item: an item asked at 4 knob levels is one draw.
+
+    Each item is either easy (right at every level and budget) or hard (always wrong):
+    the 4 variants carry no independent information, so the pooled interval must be as
+    wide as that of 30 items, not of 120 questions.
+    """
+    from overthink.analysis import analyze, records_frame
+    from overthink.core import Record
+
+    def frame(with_item: bool) -> pd.DataFrame:
+        records = []
+        for item in range(30):
+            easy = item % 2 == 0
+            for level in (0, 1, 3, 5):
+                for budget in (0, 64):
+                    meta: dict[str, object] = {"distractors": level}
+                    if with_item:
+                        meta["question"] = item
+                    records.append(
+                        Record(run="r", trial_id=f"{item}-{level}-{budget}", task="t",
+                               sample_id=f"i{item}-d{level}", model="m", budget_mode="forced",
+                               budget_tokens=budget, answer="2", score=float(easy),
+                               reasoning_tokens=budget, meta=meta)
+                    )  # fmt: skip
+        return records_frame(records)
+
+    def width(df: pd.DataFrame, level: object) -> float:
+        curves = analyze(df, n_boot=400, seed=1).curves
+        row = curves[(curves["level"] == level) & (curves["budget_tokens"] == 64)].iloc[0]
+        return float(row["ci_high"] - row["ci_low"])
+
+    clustered, naive = frame(True), frame(False)
+    # Pooled: ~sqrt(4) = 2x wider once the 4 variants of an item move together.
+    assert width(clustered, "all") > 1.6 * width(naive, "all")
+    # One level holds one variant per item: clustering changes nothing there.
+    assert abs(width(clustered, 3) - width(naive, 3)) < 0.1

@@ -147,6 +147,7 @@ def _level_curves(
     }
     valid = a["valid"][lrows]
     qv = a["question"][lrows][valid]
+    cv = a["base"][lrows][valid]
     bv = bidx[valid]
     # Distinct questions with at least one usable record, per budget.
     pairs = np.unique(qv.astype(np.int64) * n_b + bv)
@@ -198,7 +199,7 @@ def _level_curves(
                 boot_y=boot_y[:, keep],
                 rec_point=_remap(bv, keep),
                 rec_value=a["value"][lrows][valid],
-                rec_cluster=qv,
+                rec_cluster=cv,
             )
         )
     return rows, fits

@@ -1,13 +1,16 @@
 """Split records into (task, model) groups and knob strata, each with its bootstrap weights.
 
-Every analysis resamples *questions*. Within one (task, model) the questions are
-partitioned by their knob setting (``distractors=3`` questions are different samples from
-``distractors=5`` ones), so each partition — a *stratum* — gets its own multinomial
-weights, drawn once and shared by every statistic of that stratum (curve points, bins,
-pools): all estimates of one resample see the same questions, which is what makes
-slopes and differences between budgets paired. A knob level is a union of strata and
-``all`` is the union of every stratum, so their resampled sums are just sums of the
-strata's resampled sums (a stratified bootstrap) — no second draw, no extra cost.
+Every analysis resamples *questions*, and more precisely *base items*. Within one (task,
+model) the questions are partitioned by their knob setting into *strata*
+(``distractors=3`` and ``distractors=5``). But the same base item is usually asked at every
+level — misleading_math's question 7 with 0, 1, 3 and 5 distractors shares its items and
+category — so the variants of one item are not independent. The multinomial weights are
+therefore drawn once per group over base items (a sample's ``meta.question`` where the
+task records one, else the question itself) and each stratum takes the weights of its
+questions' items. Every statistic of a resample (curve points, bins, pools, and every
+level) sees the same items, which keeps budget differences paired, and ``all`` — the
+union of every stratum, so its resampled sums are sums of the strata's — is clustered by
+item instead of counting 4 variants of one item as 4 independent questions.
 """
 
 from __future__ import annotations
@@ -68,7 +71,11 @@ class Stratum:
     """Local question index (0..n_questions-1) of each of those records."""
     n_questions: int
     weights: NDArray[np.float32]
-    """``(n_boot, n_questions)`` multinomial resampling weights (small integers: exact)."""
+    """``(n_boot, n_questions)`` resampling weights: the multinomial weights of each
+    question's base item (small integers: exact)."""
+    totals: FloatArray = field(default_factory=lambda: np.zeros(0))
+    """``(n_boot,)`` sum of ``weights`` per resample: how many questions the resample drew
+    (random, since items are drawn across the whole group)."""
 
     def resample(self, per_question: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Point sums ``(m,)`` and resampled sums ``(n_boot, m)`` of per-question stats.
@@ -84,7 +91,8 @@ class Stratum:
             return point, np.zeros((self.weights.shape[0], flat.shape[1]))
         const = (flat == flat[0]).all(axis=0)
         boot = np.empty((self.weights.shape[0], flat.shape[1]))
-        boot[:, const] = flat[0, const] * self.n_questions
+        totals = self.totals if len(self.totals) else self.weights.sum(axis=1, dtype=np.float64)
+        boot[:, const] = np.outer(totals, flat[0, const])
         if not const.all():
             varying = flat[:, ~const].astype(np.float32)
             boot[:, ~const] = self.weights @ varying
@@ -259,16 +267,19 @@ def iter_groups(
     n_boot: int,
     seed: int,
     question_codes: IntArray,
+    base_codes: IntArray | None = None,
 ) -> Iterator[Group]:
     """Yield one :class:`Group` per (task, model) of the single-sample records.
 
-    ``question_codes`` are global integer question ids aligned with ``single``'s rows.
+    ``question_codes`` are global integer question ids aligned with ``single``'s rows;
+    ``base_codes`` the base item of each (default: the question itself).
     """
     if single.empty:
         return
     # Column → numpy once for the whole frame; groups then slice plain arrays.
     every = _arrays(single)
     every["question"] = np.asarray(question_codes, dtype=np.int64)
+    every["base"] = np.asarray(question_codes if base_codes is None else base_codes, dtype=np.int64)
     task_codes, task_names = pd.factorize(single["task"].astype(str), sort=True)
     model_codes, model_names = pd.factorize(single["model"].astype(str), sort=True)
     group_key = task_codes.astype(np.int64) * len(model_names) + model_codes
@@ -287,6 +298,9 @@ def iter_groups(
             combo = combo * (len(values) + 1) + (codes + 1)
         combos, inverse = np.unique(combo, return_inverse=True)
         rng = rng_for(seed, task, model)
+        base_ids, base_of_row = np.unique(arrays["base"], return_inverse=True)
+        arrays["base"] = base_of_row.astype(np.int64)
+        item_weights = cluster_weights(len(base_ids), n_boot, rng).astype(np.float32)
         strata: list[Stratum] = []
         arrays["stratum"] = inverse.astype(np.int64)
         arrays["qidx"] = np.zeros(len(pos), dtype=np.int64)
@@ -299,8 +313,11 @@ def iter_groups(
                 rem //= len(vals) + 1
                 levels_of.append(clean_level(vals[code]) if code >= 0 else float("nan"))
             levels_of.reverse()
-            qcodes, qidx = np.unique(arrays["question"][rows], return_inverse=True)
+            qcodes, first_row, qidx = np.unique(
+                arrays["question"][rows], return_index=True, return_inverse=True
+            )
             arrays["qidx"][rows] = qidx
+            weights = item_weights[:, arrays["base"][rows[first_row]]]
             strata.append(
                 Stratum(
                     index=ci,
@@ -308,7 +325,8 @@ def iter_groups(
                     rows=rows,
                     qidx=qidx.astype(np.int64),
                     n_questions=len(qcodes),
-                    weights=cluster_weights(len(qcodes), n_boot, rng).astype(np.float32),
+                    weights=weights,
+                    totals=weights.sum(axis=1, dtype=np.float64),
                 )
             )
         levels = [Level("", ALL, list(range(len(strata))))]

@@ -131,7 +131,7 @@ def group_natural(
                 boot_y=by[:, keep],
                 rec_point=new_index[ranks - 1],
                 rec_value=a["value"][lrows],
-                rec_cluster=a["question"][lrows],
+                rec_cluster=a["base"][lrows],
             )
         )
     edges = quantile_edges(a["reasoning_tokens"][pos], n_bins)

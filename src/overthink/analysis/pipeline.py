@@ -191,13 +191,33 @@ def _as_frame(df: pd.DataFrame | str | Path) -> pd.DataFrame:
     return frame
 
 
-def _split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray[Any, Any]]:
-    """Single-sample records, strategy records, and question codes of the former."""
+def _split(
+    frame: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Single-sample records, strategy records, and the question and base-item codes of
+    the former (see :mod:`overthink.analysis.groups`)."""
     is_single = (frame["strategy"].astype(str) == "single").to_numpy()
     single = frame[is_single].reset_index(drop=True)
     strategy_records = frame[~is_single].reset_index(drop=True)
     question_codes = pd.factorize(single["question"])[0].astype(np.int64)
-    return single, strategy_records, question_codes
+    return single, strategy_records, question_codes, _base_codes(single, question_codes)
+
+
+def _base_codes(single: pd.DataFrame, question_codes: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Base item per record: ``task#meta.question`` where the task records it (the same
+    item asked at several knob levels), else the question itself."""
+    if single.empty or "meta.question" not in single.columns:
+        return question_codes
+    item = single["meta.question"]
+    has = item.notna().to_numpy()
+    if not has.any():
+        return question_codes
+    key = np.where(
+        has,
+        single["task"].astype(str).to_numpy() + "#" + item.astype(str).to_numpy(),
+        single["question"].astype(str).to_numpy(),
+    )
+    return pd.factorize(key)[0].astype(np.int64)
 
 
 def scaling_verdicts(
@@ -216,12 +236,17 @@ def scaling_verdicts(
     """
     frame = _as_frame(df)
     knobs = resolve_knobs(frame, by) if len(frame) else {}
-    single, _, question_codes = _split(frame)
+    single, _, question_codes, base_codes = _split(frame)
     rows: list[dict[str, Any]] = []
     fits: list[CurveFit] = []
     with single_threaded_blas():
         for group in iter_groups(
-            single, knobs, n_boot=n_boot, seed=seed, question_codes=question_codes
+            single,
+            knobs,
+            n_boot=n_boot,
+            seed=seed,
+            question_codes=question_codes,
+            base_codes=base_codes,
         ):
             group_rows, group_fits = group_curves(group)
             rows.extend(group_rows)
@@ -275,11 +300,16 @@ def analyze(
         "prices": dict(prices or {}), "n_records": len(frame),
     }  # fmt: skip
     knobs = resolve_knobs(frame, by) if len(frame) else {}
-    single, strategy_records, question_codes = _split(frame)
+    single, strategy_records, question_codes, base_codes = _split(frame)
     rows = _Rows()
     with single_threaded_blas():
         for group in iter_groups(
-            single, knobs, n_boot=n_boot, seed=seed, question_codes=question_codes
+            single,
+            knobs,
+            n_boot=n_boot,
+            seed=seed,
+            question_codes=question_codes,
+            base_codes=base_codes,
         ):
             _analyse_group(
                 group, rows, cost=cost, prices=prices, shapes=shapes, intensity=intensity,

@@ -27,16 +27,18 @@ The verdict:
     ``p_verdict ≥ alpha``: no evidence that thinking longer changes the metric *at this
     sample size* — not proof of no effect; the slope interval says what is still possible.
 ``peaked``
-    significant, and the best length is interior: either the turning-point interval
-    excludes both the shortest and the longest point (95 % confident the curve rises then
-    falls), or the peak test is significant and the turning point itself is interior.
+    significant (either test), and the turning-point interval excludes both the shortest
+    and the longest point: 95 % confident that the best length is interior, i.e. the
+    curve rises then falls. A significant bend alone is not enough: a curve that jumps
+    and then levels off is concave too.
 ``inverse`` / ``positive``
     the trend test is significant (and the curve is not peaked): ρ says the metric gets
     worse / better with more thinking (the sign is flipped for error metrics, where lower
     is better). A direction is never read from a ρ whose own test is not significant.
 ``flat``
-    also when only the peak test is significant but the best point is at an end: the
-    curve bends, but it neither rises-then-falls nor trends significantly.
+    also when only the peak test is significant but the turning point cannot be placed
+    inside the range: the curve bends, but neither rises-then-falls nor trends
+    significantly.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def _measure(fit: CurveFit) -> dict[str, Any]:
         slope=nan, slope_low=nan, slope_high=nan, rho=nan, p_value=nan, p_peak=nan,
         p_verdict=nan,
         turning_point=nan, tp_low=nan, tp_high=nan, turning_tokens=nan,
-        best_metric=nan, worst_metric=nan, _peaked=False, _interior=False,
+        best_metric=nan, worst_metric=nan, _peaked=False,
     )  # fmt: skip
     if n_points == 0:
         return row
@@ -130,9 +132,6 @@ def _measure(fit: CurveFit) -> dict[str, Any]:
         row["tp_low"] = float(fit.points[lo_i])
         row["tp_high"] = float(fit.points[hi_i])
         row["_peaked"] = n_points >= 3 and lo_i > 0 and hi_i < n_points - 1
-    # Interior only if every maximiser is: a plateau reaching an end is not a peak.
-    maximisers = np.flatnonzero(oriented == oriented[best])
-    row["_interior"] = n_points >= 3 and maximisers[0] > 0 and maximisers[-1] < n_points - 1
     return row
 
 
@@ -143,7 +142,7 @@ def _classify(row: dict[str, Any], alpha: float) -> str:
     peak = bool(np.isfinite(row["p_peak_adjusted"]) and row["p_peak_adjusted"] < alpha)
     if not (trend or peak):
         return "flat"
-    if row["_peaked"] or (peak and row["_interior"]):
+    if row["_peaked"]:
         return "peaked"
     rho = row["rho"]
     if trend and np.isfinite(rho) and rho != 0:
@@ -183,5 +182,5 @@ def verdicts(
     _adjust(rows, adjust)
     for r in rows:
         r["verdict"] = _classify(r, alpha)
-        del r["_peaked"], r["_interior"]
+        del r["_peaked"]
     return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
