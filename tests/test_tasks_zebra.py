@@ -142,3 +142,19 @@ def test_attribute_values_are_distinct_words() -> None:
     words = [v.lower() for a in ATTRIBUTES for v in a.values]
     assert len(words) == len(set(words))
     assert all(len(a.values) >= 8 for a in ATTRIBUTES) and len(ATTRIBUTES) >= 8
+
+
+def test_phrasings_of_one_option_are_one_vote() -> None:
+    from overthink.strategies import answer_key
+
+    task = get_task("zebra")
+    s = task.samples(1, 2, grid=3)[0]
+    other = next(o for o in str(s.meta["options"]).split(",") if o != s.target)
+    replies = [f"<answer>the {s.target}</answer>", f"The answer is {s.target}.", s.target]
+    parsed = [task.extract(s, r) for r in replies]
+    assert parsed == [s.target] * 3
+    assert len({answer_key(a, s.kind) for a in parsed}) == 1  # one class for the vote
+    assert task.extract(s, f"<answer>the {other}</answer>") == other
+    # Naming two options is not reduced to either: it stays as written, and scores 0.
+    both = task.extract(s, f"<answer>{s.target} or {other}</answer>")
+    assert both not in (s.target, other) and task.score(s, both) == 0.0

@@ -158,16 +158,33 @@ class Zebra(Task):
             },
         )
 
+    def extract(self, sample: Sample, text: str) -> str | None:
+        """The parsed answer, reduced to the option it names when it names exactly one.
+
+        "the coffee", "Coffee." and "coffee" are one answer: votes and pool estimators
+        must count them as one class, as the score already does.
+        """
+        answer = super().extract(sample, text)
+        if answer is None:
+            return None
+        named = _named_options(sample, answer)
+        return named[0] if len(named) == 1 else answer
+
     def score(self, sample: Sample, answer: str | None) -> float | None:
         """1 if the answer names the target and no other value of the asked attribute."""
         if answer is None:
             return 0.0
-        options = str(sample.meta.get("options", "")).split(",")
-        text = extract.normalise(answer)
-        named = [o for o in options if o and re.search(rf"\b{re.escape(o.lower())}\b", text)]
+        named = _named_options(sample, answer)
         if named:
             return 1.0 if named == [sample.target] else 0.0
         return extract.score_answer(answer, sample.target, sample.kind)
+
+
+def _named_options(sample: Sample, answer: str) -> list[str]:
+    """The values of the asked attribute that ``answer`` names (as whole words)."""
+    options = str(sample.meta.get("options", "")).split(",")
+    text = extract.normalise(answer)
+    return [o for o in options if o and re.search(rf"\b{re.escape(o.lower())}\b", text)]
 
 
 def _prompt(
