@@ -33,6 +33,7 @@ from overthink.experiment.store import STORE_FILE, Store
 __all__ = [
     "DERIVED_COLUMNS",
     "RECORD_COLUMNS",
+    "base_item_keys",
     "family_of_kind",
     "load_run",
     "prepare",
@@ -160,3 +161,18 @@ def load_run(run_dir: str | Path) -> pd.DataFrame:
         raise ConfigError(f"run folder {str(path)!r} has no {STORE_FILE} (is it a run folder?)")
     with Store.of_run(path) as store:
         return records_frame(store.raw_records())
+
+
+def base_item_keys(df: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """The resampling cluster of each record: ``task#meta.question`` where the task records
+    the base item it varied (the same question asked at several knob levels), else the
+    record's own question."""
+    question = df["question"].astype(str).to_numpy()
+    if df.empty or "meta.question" not in df.columns:
+        return question
+    item = df["meta.question"]
+    has = item.notna().to_numpy()
+    if not has.any():
+        return question
+    keyed = df["task"].astype(str).to_numpy() + "#" + item.astype(str).to_numpy()
+    return np.where(has, keyed, question)

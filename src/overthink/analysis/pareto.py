@@ -29,7 +29,7 @@ from overthink.analysis.cost import (
     price_for,
     shape_for,
 )
-from overthink.analysis.frame import family_of_kind
+from overthink.analysis.frame import base_item_keys, family_of_kind
 from overthink.analysis.groups import ALL
 from overthink.analysis.stats import cluster_weights, percentile_ci, ratio, rng_for
 
@@ -107,7 +107,7 @@ def _strategy_configs(
         if ok.empty:
             continue
         family = family_of_kind(str(ok["kind"].mode().iloc[0]))
-        codes, uniq = pd.factorize(ok["question"])
+        codes, uniq = pd.factorize(base_item_keys(ok))  # items resampled, as in curves
         v = ok["value"].to_numpy(dtype=float)
         sums = np.bincount(codes, weights=v, minlength=len(uniq))
         counts = np.bincount(codes, minlength=len(uniq)).astype(float)

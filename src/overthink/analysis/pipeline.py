@@ -22,7 +22,7 @@ from overthink.analysis.cost import COST_AXES, DEFAULT_INTENSITY, ModelShape, pr
 from overthink.analysis.cube import CUBE_COLUMNS, SLOPE_COLUMNS, group_cube
 from overthink.analysis.curves import CURVE_COLUMNS, CurveFit, group_curves
 from overthink.analysis.drift import DRIFT_TABLE_COLUMNS, run_drift
-from overthink.analysis.frame import DERIVED_COLUMNS, load_run, prepare
+from overthink.analysis.frame import DERIVED_COLUMNS, base_item_keys, load_run, prepare
 from overthink.analysis.groups import Group, iter_groups, resolve_knobs
 from overthink.analysis.natural import BIN_COLUMNS, NATURAL_MODE, RANK_COLUMNS, group_natural
 from overthink.analysis.pareto import CHEAPEST_COLUMNS, PARETO_COLUMNS, cheapest, pareto
@@ -204,20 +204,10 @@ def _split(
 
 
 def _base_codes(single: pd.DataFrame, question_codes: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Base item per record: ``task#meta.question`` where the task records it (the same
-    item asked at several knob levels), else the question itself."""
-    if single.empty or "meta.question" not in single.columns:
+    """Base item per record (see :func:`~overthink.analysis.frame.base_item_keys`)."""
+    if single.empty:
         return question_codes
-    item = single["meta.question"]
-    has = item.notna().to_numpy()
-    if not has.any():
-        return question_codes
-    key = np.where(
-        has,
-        single["task"].astype(str).to_numpy() + "#" + item.astype(str).to_numpy(),
-        single["question"].astype(str).to_numpy(),
-    )
-    return pd.factorize(key)[0].astype(np.int64)
+    return pd.factorize(base_item_keys(single))[0].astype(np.int64)
 
 
 def scaling_verdicts(
