@@ -168,3 +168,40 @@ def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
     for tid, data in before.items():
         assert after[tid] == data  # finished work is never redone or rewritten
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_ctrl_c_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    import signal
+    import sqlite3
+    import time
+
+    out = tmp_path / "run"
+    args = [
+        sys.executable, "-m", "overthink", "run", "--samples", "3", "--budgets", "0,16,32",
+        "-T", "distractors=0,1", "--out", str(out), "--no-report", "--concurrency", "2",
+    ]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    db = out / "store.sqlite"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if (
+                db.exists()
+                and sqlite3.connect(db).execute("SELECT COUNT(*) FROM records").fetchone()[0] >= 4
+            ):
+                break
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0, "an interrupted run must not report success"
+    assert b"Traceback" not in err, err.decode()
+    before = dict(sqlite3.connect(db).execute("SELECT trial_id, data FROM records").fetchall())
+    assert 0 < len(before) < 18
+    resumed = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr
+    after = dict(sqlite3.connect(db).execute("SELECT trial_id, data FROM records").fetchall())
+    assert len(after) == 18
+    assert all(after[tid] == data for tid, data in before.items())
