@@ -14,10 +14,18 @@ def test_n_samples_default_to_a_sampling_temperature_and_distinct_seeds() -> Non
     cfg = load_config(None, {"samples_per_question": 4, "samples": 1, "budgets": "0", "tasks": one})
     assert cfg.temperature == SAMPLING_TEMPERATURE and cfg.sampling_warnings() == []
     trials = make_plan(cfg).trials
-    assert [(t.sample_index, t.seed, t.temperature) for t in trials] == [
-        (i, i, SAMPLING_TEMPERATURE) for i in range(4)
+    assert [(t.sample_index, t.temperature) for t in trials] == [
+        (i, SAMPLING_TEMPERATURE) for i in range(4)
     ]
+    assert trials[0].seed == 0 and len({t.seed for t in trials}) == 4
     assert len({t.trial_id for t in trials}) == 4
+    # Neighbouring run seeds share no sampling seed (seed + index would share 3 of 4).
+    other = make_plan(
+        load_config(
+            None, {"samples_per_question": 4, "samples": 1, "budgets": "0", "tasks": one, "seed": 1}
+        )
+    ).trials
+    assert not {t.seed for t in trials} & {t.seed for t in other}  # fmt: skip
     # One sample keeps greedy decoding; an explicit temperature is never overridden.
     assert load_config(None, {}).temperature == 0.0
     greedy = load_config(None, {"samples_per_question": 4, "temperature": 0.0})

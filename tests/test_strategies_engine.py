@@ -9,6 +9,7 @@ import pytest
 from helpers import run_experiment
 from overthink.analysis import analyze, load_run
 from overthink.engines.embedded import EmbeddedServer
+from overthink.experiment.plan import sample_seed
 
 pytestmark = pytest.mark.engine
 
@@ -29,7 +30,7 @@ def test_n_samples_verifiers_and_strategy_records(
     singles = [r for r in records if r.strategy == "single"]
     strat = [r for r in records if r.strategy != "single"]
     assert len(singles) == 2 * 2 * 3 and stats.errors == 0
-    assert {(r.sample_index, r.seed) for r in singles} == {(0, 0), (1, 1), (2, 2)}
+    assert {(r.sample_index, r.seed) for r in singles} == {(i, sample_seed(0, i)) for i in range(3)}
     # Every usable sample carries both verifier scores and their combination; the judge
     # really ran on the embedded model (or its unparseable reply is a counted null).
     assert stats.post is not None

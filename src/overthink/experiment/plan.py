@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from overthink.core import Budget, Trial
@@ -10,7 +11,7 @@ from overthink.experiment.config import ExperimentConfig
 from overthink.tasks import Task, get_task
 from overthink.tasks.levels import level_grid
 
-__all__ = ["Plan", "make_plan"]
+__all__ = ["Plan", "make_plan", "sample_seed"]
 
 
 @dataclass
@@ -27,6 +28,19 @@ class Plan:
     def task_for(self, trial: Trial) -> Task:
         """The task that generated a trial's sample (it extracts and scores the answer)."""
         return self.tasks[trial.sample.task]
+
+
+def sample_seed(seed: int, index: int) -> int:
+    """Sampling seed of sample ``index``: the run's seed for the first, then derived.
+
+    ``seed + index`` would make runs with neighbouring seeds share draws (``--seed 0`` and
+    ``--seed 1`` with ``-n 4`` would repeat 3 of every 4 samples); a hash keeps every
+    (seed, index) pair apart while the default ``-n 1`` keeps the seed the user gave.
+    """
+    if index == 0:
+        return seed
+    digest = hashlib.sha256(f"overthink-sample-seed:{seed}:{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 def _levels(task: Task, knobs: dict[str, list[object]]) -> list[dict[str, object]]:
@@ -73,7 +87,7 @@ def make_plan(config: ExperimentConfig) -> Plan:
                                     model=model,
                                     budget=budget,
                                     sample_index=index,
-                                    seed=config.seed + index,
+                                    seed=sample_seed(config.seed, index),
                                     temperature=config.temperature,
                                     max_answer_tokens=config.max_answer_tokens,
                                     max_reasoning_tokens=config.max_reasoning_tokens,
