@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -127,51 +128,14 @@ def test_export_prints_the_public_fields(embedded_server: EmbeddedServer, tmp_pa
         assert row["prompt_tokens"] > 0
 
 
-def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
-    import sqlite3
-    import time
+def _interrupted_run(
+    tmp_path: Path, interrupt: Callable[[subprocess.Popen[bytes]], None]
+) -> tuple[list[str], dict[str, str], Path, dict[str, str], bytes]:
+    """Start an 18-trial run, interrupt it once >= 4 trials are stored.
 
-    out = tmp_path / "run"
-    args = [
-        sys.executable, "-m", "overthink", "run", "--samples", "3", "--budgets", "0,16,32",
-        "-T", "distractors=0,1", "--out", str(out), "--no-report", "--concurrency", "2",
-    ]  # fmt: skip
-    env = {**os.environ, "COLUMNS": "200"}
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    db = out / "store.sqlite"
-    stored = 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if db.exists():
-            try:
-                stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM records").fetchone()[0]
-            except sqlite3.OperationalError:
-                stored = 0
-            if stored >= 4:
-                break
-        time.sleep(0.05)
-    proc.kill()  # SIGKILL: no cleanup, no chance to flush anything
-    proc.wait()
-    assert 0 < stored < 18, "the run should be killed part-way"
-    before = {
-        row[0]: row[1] for row in sqlite3.connect(db).execute("SELECT trial_id, data FROM records")
-    }
-    assert len(before) >= stored
-
-    resumed = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"{len(before)} already stored" in resumed.stderr.replace("\n", " ")
-    # Piped stderr gets plain progress lines (rich would print only its final frame).
-    assert "trials 18/18 · " in resumed.stderr and " ETA " in resumed.stderr, resumed.stderr
-    after = dict(sqlite3.connect(db).execute("SELECT trial_id, data FROM records").fetchall())
-    assert len(after) == 18
-    for tid, data in before.items():
-        assert after[tid] == data  # finished work is never redone or rewritten
-    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-
-
-def test_ctrl_c_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
-    import signal
+    Returns the command, its environment, the store path, the records stored before the
+    interruption (trial id -> JSON) and the interrupted process's stderr.
+    """
     import sqlite3
     import time
 
@@ -194,14 +158,41 @@ def test_ctrl_c_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
         except sqlite3.OperationalError:
             pass
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    interrupt(proc)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0, "an interrupted run must not report success"
-    assert b"Traceback" not in err, err.decode()
     before = dict(sqlite3.connect(db).execute("SELECT trial_id, data FROM records").fetchall())
-    assert 0 < len(before) < 18
+    assert 0 < len(before) < 18, "the run should be interrupted part-way"
+    return args, env, db, before, err
+
+
+def _resume_completes_without_rework(
+    args: list[str], env: dict[str, str], db: Path, before: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    import sqlite3
+
     resumed = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
     assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(before)} already stored" in resumed.stderr.replace("\n", " ")
     after = dict(sqlite3.connect(db).execute("SELECT trial_id, data FROM records").fetchall())
     assert len(after) == 18
-    assert all(after[tid] == data for tid, data in before.items())
+    for tid, data in before.items():
+        assert after[tid] == data  # finished work is never redone or rewritten
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    return resumed
+
+
+def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    # SIGKILL: no cleanup, no chance to flush anything.
+    args, env, db, before, _ = _interrupted_run(tmp_path, lambda p: p.kill())
+    resumed = _resume_completes_without_rework(args, env, db, before)
+    # Piped stderr gets plain progress lines (rich would print only its final frame).
+    assert "trials 18/18 · " in resumed.stderr and " ETA " in resumed.stderr, resumed.stderr
+
+
+def test_ctrl_c_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    import signal
+
+    # SIGINT is what Ctrl-C sends.
+    args, env, db, before, err = _interrupted_run(tmp_path, lambda p: p.send_signal(signal.SIGINT))
+    assert b"Traceback" not in err, err.decode()
+    _resume_completes_without_rework(args, env, db, before)

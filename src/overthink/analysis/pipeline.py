@@ -9,7 +9,7 @@ Benjamini–Hochberg family for the whole run) and the Pareto fronts.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,6 +203,19 @@ def _split(
     return single, strategy_records, question_codes, _base_codes(single, question_codes)
 
 
+def _grouped(
+    frame: pd.DataFrame, by: str | None, *, n_boot: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, Iterator[Group]]:
+    """Single-sample records, strategy records, and the (lazy) groups of the former."""
+    knobs = resolve_knobs(frame, by) if len(frame) else {}
+    single, strategy_records, question_codes, base_codes = _split(frame)
+    groups = iter_groups(
+        single, knobs, n_boot=n_boot, seed=seed, question_codes=question_codes,
+        base_codes=base_codes,
+    )  # fmt: skip
+    return single, strategy_records, groups
+
+
 def _base_codes(single: pd.DataFrame, question_codes: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Base item per record (see :func:`~overthink.analysis.frame.base_item_keys`)."""
     if single.empty:
@@ -225,19 +238,11 @@ def scaling_verdicts(
     ``adjust=False`` decides verdicts on raw p-values instead of Benjamini–Hochberg ones.
     """
     frame = _as_frame(df)
-    knobs = resolve_knobs(frame, by) if len(frame) else {}
-    single, _, question_codes, base_codes = _split(frame)
+    _, _, groups = _grouped(frame, by, n_boot=n_boot, seed=seed)
     rows: list[dict[str, Any]] = []
     fits: list[CurveFit] = []
     with single_threaded_blas():
-        for group in iter_groups(
-            single,
-            knobs,
-            n_boot=n_boot,
-            seed=seed,
-            question_codes=question_codes,
-            base_codes=base_codes,
-        ):
+        for group in groups:
             group_rows, group_fits = group_curves(group)
             rows.extend(group_rows)
             fits.extend(f for f in group_fits if f.key["budget_mode"] != NATURAL_MODE)
@@ -289,18 +294,10 @@ def analyze(
         "target_metric": target_metric, "intensity": intensity, "n_bins": n_bins,
         "prices": dict(prices or {}), "n_records": len(frame),
     }  # fmt: skip
-    knobs = resolve_knobs(frame, by) if len(frame) else {}
-    single, strategy_records, question_codes, base_codes = _split(frame)
+    single, strategy_records, groups = _grouped(frame, by, n_boot=n_boot, seed=seed)
     rows = _Rows()
     with single_threaded_blas():
-        for group in iter_groups(
-            single,
-            knobs,
-            n_boot=n_boot,
-            seed=seed,
-            question_codes=question_codes,
-            base_codes=base_codes,
-        ):
+        for group in groups:
             _analyse_group(
                 group, rows, cost=cost, prices=prices, shapes=shapes, intensity=intensity,
                 n_bins=n_bins, seed=seed,

@@ -37,14 +37,19 @@ _VERDICT_STYLE = {
 }
 
 
+def _read_yaml(path: Path, what: str) -> Any:
+    """The parsed YAML/JSON of a ``what`` file (``prices``, ``shapes``), or a ConfigError."""
+    if not path.is_file():
+        raise ConfigError(f"{what} file {str(path)!r} does not exist")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} file {str(path)!r} is not valid YAML/JSON: {exc}") from None
+
+
 def load_prices(path: Path) -> dict[str, float]:
     """Read a ``model: usd_per_million_tokens`` mapping from a YAML or JSON file."""
-    if not path.is_file():
-        raise ConfigError(f"prices file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"prices file {str(path)!r} is not valid YAML/JSON: {exc}") from None
+    data = _read_yaml(path, "prices")
     if not isinstance(data, dict):
         raise ConfigError(
             f"prices file {str(path)!r} must map model names (or 'model:input'/'model:output') "
@@ -67,12 +72,7 @@ _SHAPE_FIELDS = ("params", "layers", "heads", "kv_heads", "head_dim")
 def load_shapes(path: Path) -> dict[str, ModelShape]:
     """Read ``model: {params, layers, heads, kv_heads, head_dim[, kv_bytes]}`` (YAML/JSON)
     for the eFLOPs cost axis."""
-    if not path.is_file():
-        raise ConfigError(f"shapes file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"shapes file {str(path)!r} is not valid YAML/JSON: {exc}") from None
+    data = _read_yaml(path, "shapes")
     if not isinstance(data, dict) or not data:
         raise ConfigError(
             f"shapes file {str(path)!r} must map model names to "
