@@ -198,6 +198,8 @@ def drift_table(drift: pd.DataFrame) -> Table:
     ]
     caption = (
         "Only study hours cause grades; a non-zero implied weight on another feature means "
-        "the predictions follow a spurious feature."
+        "the predictions follow a spurious feature. Implied weights are a least-squares fit "
+        "on all six features at once: with fewer than ~10 rows (n) per feature they are "
+        "noisy, so compare them with the correlations and run more samples."
     )
     return Table(header=header, rows=rows, caption=caption)
