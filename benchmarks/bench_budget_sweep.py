@@ -92,6 +92,12 @@ def main() -> int:
     parser.add_argument("--budgets", default="0,32,64,128,256")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--keep", type=Path, help="write both runs here and keep them")
+    parser.add_argument(
+        "--shared-first",
+        action="store_true",
+        help="run the shared sweep first (default: separate first). The second run meets "
+        "a prompt cache warmed by the first; swap the order to see how much that matters.",
+    )
     args = parser.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
     # Start the server before timing: both runs share it, and startup is not the sweep.
@@ -101,7 +107,10 @@ def main() -> int:
     prompts: dict[str, tuple[int, int]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         root = args.keep or Path(tmp)
-        for label, shared in (("separate", False), ("shared", True)):
+        order = [("separate", False), ("shared", True)]
+        if args.shared_first:
+            order.reverse()
+        for label, shared in order:
             results[label], *seen = _run(root / label, args, shared=shared)
             prompts[label] = (seen[0], seen[1])
         target = _largest_plus_answers(root / "separate", max(budgets))
@@ -113,6 +122,8 @@ def main() -> int:
     sep, sha = results["separate"], results["shared"]
     print(f"sweep:        forced {{{args.budgets}}} × {questions} misleading_math questions")
     print(f"engine:       embedded SmolLM2, {args.concurrency} slots, prompt cache on")
+    first = "shared" if args.shared_first else "separate"
+    print(f"order:        {first} first (the second run starts with a warm prompt cache)")
     print(f"load average: {load_before[0]:.1f} before, {load_after[0]:.1f} after (1 min)")
     print(f"{'':10}{'tokens':>9}{'wall s':>9}{'tok/q':>7}{'tok/s':>7}   bare-client reference")
     ok = True
