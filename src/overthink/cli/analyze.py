@@ -16,7 +16,7 @@ from overthink.analysis import analyze as run_analysis
 from overthink.analysis.cost import COST_AXES, DEFAULT_INTENSITY, ModelShape
 from overthink.analysis.frame import records_frame
 from overthink.analysis.verdict import DEFAULT_ALPHA
-from overthink.cli.app import app
+from overthink.cli.app import PricesOption, ShapesOption, app
 from overthink.cli.app import console as make_console
 from overthink.cli.strategies import missing_strategy_records, pool_tables
 from overthink.errors import ConfigError
@@ -255,18 +255,8 @@ def analyze(
         float | None,
         typer.Option("--target", help="Metric the cheapest configuration must reach."),
     ] = None,
-    prices: Annotated[
-        Path | None,
-        typer.Option("--prices", help="YAML/JSON file: model -> USD per million tokens."),
-    ] = None,
-    shapes: Annotated[
-        Path | None,
-        typer.Option(
-            "--shapes",
-            help="YAML/JSON file: model -> {params, layers, heads, kv_heads, head_dim} for "
-            "--cost eflops (built in: SmolLM2, Qwen3, R1-distill).",
-        ),
-    ] = None,
+    prices: PricesOption = None,
+    shapes: ShapesOption = None,
     intensity: Annotated[
         float,
         typer.Option("--intensity", help="eFLOPs: hardware FLOPs per byte (Kinetics: B200)."),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,3 +23,18 @@ def console(*, stderr: bool = False) -> Console:
     fallback, so tables are not squeezed. A terminal keeps its own width."""
     stream = sys.stderr if stderr else sys.stdout
     return Console(stderr=stderr) if stream.isatty() else Console(stderr=stderr, width=120)
+
+
+# Options shared by `analyze` and `report`, declared once so their help stays the same.
+PricesOption = Annotated[
+    Path | None,
+    typer.Option("--prices", help="YAML/JSON file: model -> USD per million tokens."),
+]
+ShapesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--shapes",
+        help="YAML/JSON file: model -> {params, layers, heads, kv_heads, head_dim} for "
+        "--cost eflops (built in: SmolLM2, Qwen3, R1-distill).",
+    ),
+]

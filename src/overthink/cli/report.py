@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from overthink.cli.app import app
+from overthink.cli.app import PricesOption, ShapesOption, app
 
 __all__ = ["report"]
 
@@ -29,18 +29,8 @@ def report(
         str,
         typer.Option("--cost", help="Pareto cost axis: tokens, usd, latency or eflops."),
     ] = "tokens",
-    prices: Annotated[
-        Path | None,
-        typer.Option("--prices", help="YAML/JSON file: model -> USD per million tokens."),
-    ] = None,
-    shapes: Annotated[
-        Path | None,
-        typer.Option(
-            "--shapes",
-            help="YAML/JSON file: model -> {params, layers, heads, kv_heads, head_dim} for "
-            "--cost eflops.",
-        ),
-    ] = None,
+    prices: PricesOption = None,
+    shapes: ShapesOption = None,
     open_: Annotated[
         bool, typer.Option("--open", help="Open the report in the default browser.")
     ] = False,
