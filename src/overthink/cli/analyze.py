@@ -16,7 +16,14 @@ from overthink.analysis import analyze as run_analysis
 from overthink.analysis.cost import COST_AXES, DEFAULT_INTENSITY, ModelShape
 from overthink.analysis.frame import records_frame
 from overthink.analysis.verdict import DEFAULT_ALPHA
-from overthink.cli.app import PricesOption, ShapesOption, app
+from overthink.cli.app import (
+    ByOption,
+    CostOption,
+    PricesOption,
+    RunDirArgument,
+    ShapesOption,
+    app,
+)
 from overthink.cli.app import console as make_console
 from overthink.cli.strategies import missing_strategy_records, pool_tables
 from overthink.errors import ConfigError
@@ -234,18 +241,9 @@ def _with_strategy_records(
 
 @app.command()
 def analyze(
-    run_dir: Annotated[Path, typer.Argument(help="Run folder (the one holding store.sqlite).")],
-    by: Annotated[
-        str | None,
-        typer.Option(
-            "--by",
-            help="Knob to break each task down by (e.g. distractors); 'all' pools the "
-            "levels. Default: each task's own knobs.",
-        ),
-    ] = None,
-    cost: Annotated[
-        str, typer.Option("--cost", help=f"Pareto cost axis: {', '.join(COST_AXES)}.")
-    ] = "tokens",
+    run_dir: RunDirArgument,
+    by: ByOption = None,
+    cost: CostOption = "tokens",
     json_out: Annotated[
         bool, typer.Option("--json", help="Also write analysis/analysis.json.")
     ] = False,

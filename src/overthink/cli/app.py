@@ -26,6 +26,19 @@ def console(*, stderr: bool = False) -> Console:
 
 
 # Options shared by `analyze` and `report`, declared once so their help stays the same.
+RunDirArgument = Annotated[Path, typer.Argument(help="Run folder (the one holding store.sqlite).")]
+ByOption = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Knob to break each task down by (e.g. distractors); 'all' pools the "
+        "levels. Default: each task's own knobs.",
+    ),
+]
+CostOption = Annotated[
+    str,
+    typer.Option("--cost", help="Pareto cost axis: tokens, usd, latency or eflops."),
+]
 PricesOption = Annotated[
     Path | None,
     typer.Option("--prices", help="YAML/JSON file: model -> USD per million tokens."),

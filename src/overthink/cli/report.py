@@ -3,32 +3,28 @@
 from __future__ import annotations
 
 import webbrowser
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from overthink.cli.app import PricesOption, ShapesOption, app
+from overthink.cli.app import (
+    ByOption,
+    CostOption,
+    PricesOption,
+    RunDirArgument,
+    ShapesOption,
+    app,
+)
 
 __all__ = ["report"]
 
 
 @app.command()
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="Run folder (holds store.sqlite).")],
-    by: Annotated[
-        str | None,
-        typer.Option(
-            "--by",
-            help="Knob to break each task down by (e.g. distractors); default: each task's "
-            "knobs; 'all' pools the levels.",
-        ),
-    ] = None,
-    cost: Annotated[
-        str,
-        typer.Option("--cost", help="Pareto cost axis: tokens, usd, latency or eflops."),
-    ] = "tokens",
+    run_dir: RunDirArgument,
+    by: ByOption = None,
+    cost: CostOption = "tokens",
     prices: PricesOption = None,
     shapes: ShapesOption = None,
     open_: Annotated[
