@@ -141,10 +141,10 @@ def test_large_pools_fall_back_to_random_subsets() -> None:
 
 
 def test_answers_vote_after_normalisation() -> None:
-    codes = canonical_answers(np.array(["2", "2.0", " 2 ", "3", None], dtype=object), True)
+    codes = canonical_answers(np.array(["2", "2.0", " 2 ", "3", None], dtype=object), "numeric")
     assert codes[0] == codes[1] == codes[2] != codes[3]
     assert codes[4] == -1
-    text = canonical_answers(np.array(["Paris", "paris.", "Rome"], dtype=object), False)
+    text = canonical_answers(np.array(["Paris", "paris.", "Rome"], dtype=object), "exact")
     assert text[0] == text[1] != text[2]
 
 

@@ -11,7 +11,6 @@ from overthink.analysis import analyze, records_frame
 from overthink.core import Record
 from overthink.errors import ConfigError
 from overthink.strategies import (
-    answer_key,
     choose,
     combine,
     default_strategies,
@@ -19,7 +18,7 @@ from overthink.strategies import (
     split_label,
 )
 from overthink.strategies.records import strategy_trial_id
-from overthink.tasks.extract import parse_number
+from overthink.tasks.extract import answer_key, parse_number
 
 
 def rec(index: int, answer: str | None, **kw: Any) -> Record:

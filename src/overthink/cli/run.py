@@ -28,7 +28,7 @@ from overthink.experiment.config import ExperimentConfig, TaskSpec, load_config
 from overthink.experiment.execution import RunExecutor, WorkerRow
 from overthink.experiment.runner import RunStats
 from overthink.experiment.session import PreparedRun, execute, prepare_run
-from overthink.tasks.levels import repeated_knob
+from overthink.tasks.levels import split_knob_args
 
 console = make_console()
 err = make_console(stderr=True)
@@ -40,16 +40,7 @@ def _knob_specs(tasks: list[str], knob_args: list[str]) -> list[TaskSpec]:
 
     specs = []
     used: set[str] = set()
-    parsed: list[tuple[str, list[str]]] = []
-    for arg in knob_args:
-        name, sep, values = arg.partition("=")
-        if not sep or not name.strip() or not values.strip():
-            raise ConfigError(f"-T {arg!r}: expected knob=value[,value...]")
-        if any(name.strip() == seen for seen, _ in parsed):
-            # As in `tasks show`: a second -T for the same knob would silently replace the
-            # first, so it is an error everywhere.
-            raise ConfigError(repeated_knob(name.strip()))
-        parsed.append((name.strip(), [v.strip() for v in values.split(",")]))
+    parsed = split_knob_args(knob_args)
     for task_name in tasks:
         task = get_task(task_name)
         names = {k.name for k in task.knobs}

@@ -21,7 +21,6 @@ from overthink.strategies.apply import (
 from overthink.strategies.base import (
     NEEDS_VERIFIER,
     STRATEGY_NAMES,
-    answer_key,
     split_label,
     strategy_label,
 )
@@ -47,7 +46,6 @@ __all__ = [
     "Verifier",
     "VerifierError",
     "VerifyReport",
-    "answer_key",
     "apply_to_store",
     "choose",
     "combine",

@@ -38,8 +38,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from overthink.core import Record, canonical_json
-from overthink.strategies.base import NEEDS_VERIFIER, answer_key, strategy_label
+from overthink.strategies.base import NEEDS_VERIFIER, strategy_label
 from overthink.strategies.vote import Choice
+from overthink.tasks.extract import answer_key
 
 __all__ = ["strategy_record", "strategy_trial_id", "verifier_cost"]
 

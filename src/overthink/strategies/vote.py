@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from overthink.core import Record
-from overthink.strategies.base import answer_key
+from overthink.tasks.extract import answer_key
 
 __all__ = ["CHOOSERS", "Choice", "best_of_n", "choose", "first", "majority", "weighted"]
 

@@ -42,7 +42,7 @@ from typing import IO, Any
 from overthink.core import AnswerKind, Sample, canonical_json
 from overthink.errors import ConfigError
 from overthink.tasks.base import Task
-from overthink.tasks.extract import LETTERS
+from overthink.tasks.extract import LETTERS, format_number
 from overthink.tasks.registry import register_loader
 from overthink.tasks.zebra import Zebra
 
@@ -97,10 +97,6 @@ def _jtype(value: Any) -> str:
         type(None): "null",
     }
     return names.get(type(value), type(value).__name__)
-
-
-def _fmt_number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _classes(path: Path, line: int, raw: Any) -> list[str]:
@@ -195,7 +191,7 @@ def _parse_line(path: Path, line: int, obj: dict[str, Any], task: str) -> Sample
                 )
             target = answer.strip()
         else:
-            target = _fmt_number(answer) if isinstance(answer, int | float) else answer
+            target = format_number(answer) if isinstance(answer, int | float) else answer
     else:
         raise field_error(
             path, line, "answer", "missing (give 'answer', or 'classes' and 'answer_index')"

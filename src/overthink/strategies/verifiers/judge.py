@@ -33,8 +33,8 @@ from typing import Any, ClassVar
 
 from overthink.core import Record
 from overthink.engines.base import Engine, Message
-from overthink.strategies.base import answer_key
 from overthink.strategies.verifiers.base import Verdict, Verifier, VerifierError
+from overthink.tasks.extract import answer_key
 
 __all__ = [
     "JUDGE_PROMPT_VERSION",

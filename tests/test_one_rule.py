@@ -1,0 +1,81 @@
+"""One rule, written once: votes, ``-T`` parsing, the violation tolerance, number formats."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from overthink.analysis.pools import canonical_answers
+from overthink.cli import app
+from overthink.core import AnswerKind
+from overthink.errors import ConfigError
+from overthink.tasks.extract import answer_key
+from overthink.tasks.levels import split_knob_args
+
+# Blank, whitespace, punctuation-only, case, trailing punctuation, and number formats
+# (decimals, padding, words, thousands separators, non-ASCII digits, a number too large
+# for a float) — the answers on which the two used to be able to disagree.
+ANSWERS: list[str | None] = [
+    None, "", " ", "\t\n", ".", "  ?! ",
+    "Paris", "paris.", " PARIS ", "Rome",
+    "2", "2.0", " 2 ", "two", "+2", "3", "٣", "1,000", "1000", "1000.5", "1,000.5",
+    "9" * 400, "(B)", "b", "B.",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", [k.value for k in AnswerKind])
+def test_pool_codes_and_answer_key_agree(kind: str) -> None:
+    keys = [answer_key(a, kind) for a in ANSWERS]
+    codes = canonical_answers(np.array(ANSWERS, dtype=object), kind)
+    for a, key, code in zip(ANSWERS, keys, codes, strict=True):
+        assert (key is None) == (code == -1), (a, key, code)
+    for (i, ki), (j, kj) in itertools.combinations(enumerate(keys), 2):
+        same_vote = ki is not None and ki == kj
+        assert same_vote == (codes[i] == codes[j] != -1), (ANSWERS[i], ANSWERS[j])
+
+
+def test_blank_answers_do_not_vote() -> None:
+    for blank in ("", "   ", "\t", ".", "?!"):
+        assert answer_key(blank, "exact") is None
+        assert answer_key(blank, "numeric") is None
+    assert list(canonical_answers(np.array(["", " ", "."], dtype=object), "exact")) == [-1] * 3
+
+
+def test_the_classes_themselves() -> None:
+    assert answer_key("Boxing.", "exact") == answer_key(" BOXING", "exact") == "boxing"
+    num = {answer_key(a, "numeric") for a in ("2", "2.0", " 2 ", "two", "+2")}
+    assert num == {repr(2.0)}
+    assert answer_key("1,000", "regression") == answer_key("1000", "regression")
+    # As text, number formats stay distinct answers.
+    assert answer_key("2", "exact") != answer_key("2.0", "exact")
+
+
+def test_one_knob_parser() -> None:
+    assert split_knob_args([" distractors = 0, 1 ,3", "framing=loud"]) == [
+        ("distractors", ["0", "1", "3"]), ("framing", ["loud"])
+    ]
+    for bad, says in [
+        (["distractors"], "expected knob=value"),
+        (["=1"], "expected knob=value"),
+        (["distractors=1,,2"], "empty level"),
+        (["distractors="], "empty level"),
+        (["k=a", "k=b"], "given twice"),
+    ]:
+        with pytest.raises(ConfigError, match=says):
+            split_knob_args(bad)
+
+
+@pytest.mark.parametrize(
+    "knobs", [["-T", "distractors=0", "-T", "distractors=5"], ["-T", "distractors=0,,5"]]
+)
+def test_run_and_tasks_reject_bad_knobs_alike(knobs: list[str], tmp_path: Path) -> None:
+    run = CliRunner().invoke(
+        app, ["run", "--task", "misleading_math", *knobs, "--out", str(tmp_path / "r")]
+    )
+    show = CliRunner().invoke(app, ["tasks", "show", "misleading_math", *knobs])
+    assert isinstance(run.exception, ConfigError) and isinstance(show.exception, ConfigError)
+    assert str(run.exception) == str(show.exception)
