@@ -79,3 +79,11 @@ def test_run_and_tasks_reject_bad_knobs_alike(knobs: list[str], tmp_path: Path) 
     show = CliRunner().invoke(app, ["tasks", "show", "misleading_math", *knobs])
     assert isinstance(run.exception, ConfigError) and isinstance(show.exception, ConfigError)
     assert str(run.exception) == str(show.exception)
+
+
+def test_one_violation_tolerance() -> None:
+    from overthink.core import VIOLATION_TOLERANCE, exceeds_budget
+
+    assert VIOLATION_TOLERANCE == pytest.approx(0.10)
+    assert not exceeds_budget(110, 100) and exceeds_budget(111, 100)
+    assert not exceeds_budget(10**6, -1)  # no limit
