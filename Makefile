@@ -22,6 +22,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports  # the layers contract in pyproject.toml (docs/design.md)
 	$(BIN)/mypy src/overthink
 	$(BIN)/pytest -q -rs
 

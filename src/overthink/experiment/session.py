@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from overthink import __version__
+from overthink._version import __version__
 from overthink.core import Record
 from overthink.engines import Engine, EngineOptions, make_engine, validate_model_name
 from overthink.engines.registry import DEFAULT_CONCURRENCY
