@@ -84,6 +84,18 @@ def test_run_and_tasks_reject_bad_knobs_alike(knobs: list[str], tmp_path: Path) 
 def test_one_violation_tolerance() -> None:
     from overthink.core import VIOLATION_TOLERANCE, exceeds_budget
 
-    assert VIOLATION_TOLERANCE == pytest.approx(0.10)
+    assert pytest.approx(0.10) == VIOLATION_TOLERANCE
     assert not exceeds_budget(110, 100) and exceeds_budget(111, 100)
     assert not exceeds_budget(10**6, -1)  # no limit
+
+
+def test_one_set_of_number_formatters() -> None:
+    from overthink.formatting import MISSING, fmt_fixed, fmt_spec
+
+    for missing in (None, float("nan"), float("inf"), "n/a", object()):
+        assert fmt_spec(missing, "+.3f") == MISSING
+        assert fmt_fixed(missing, 2, sign=True) == MISSING
+    assert fmt_spec(float("nan"), "+.4f", missing="—") == "—"
+    assert fmt_spec(0.1234) == "0.123" and fmt_spec(2, ".0f") == "2"
+    assert fmt_fixed(0.5, 2, sign=True) == "+0.50" and fmt_fixed(-3, 0) == "-3"
+    assert fmt_fixed(True, 1) == "1.0"  # a JSON bool is a number, as it was in the report

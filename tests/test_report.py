@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from overthink.analysis.frame import records_frame
 from overthink.cli import app
 from overthink.errors import ConfigError
+from overthink.formatting import fmt_num, fmt_p
 from overthink.report import build_report, write_report
 from overthink.report import plots as P
 from overthink.report._synthetic import (
@@ -43,7 +44,7 @@ from overthink.report.browser_data import (
 from overthink.report.build import FIGURES
 from overthink.report.headless import INSTALL_HINT, Page, chromium_path, headless_chromium
 from overthink.report.html import script_hash
-from overthink.report.style import OKABE_ITO, fmt_num, fmt_p, level_label
+from overthink.report.style import OKABE_ITO, level_label
 from overthink.report.summary import summarize
 from overthink.report.tables import verdict_table
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from overthink.analysis.stats import MIN_ITEMS_FOR_DIRECTION, bh_adjust
+from overthink.formatting import fmt_spec
 
 __all__ = ["Conclusion", "conclude"]
 
@@ -46,11 +47,8 @@ class Conclusion:
 
 
 def _fmt(value: Any, spec: str = "+.3f") -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    return format(number, spec) if math.isfinite(number) else "–"
+    # Slopes and their bounds (the default) are signed to three decimals.
+    return fmt_spec(value, spec)
 
 
 def _level(knob: Any, level: Any) -> str:

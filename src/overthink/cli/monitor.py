@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import sys
 import threading
@@ -21,6 +20,7 @@ from rich.table import Table
 from overthink.cli.app import app
 from overthink.cli.app import console as make_console
 from overthink.errors import ConfigError
+from overthink.formatting import fmt_spec
 
 __all__ = ["monitor_app"]
 
@@ -109,7 +109,7 @@ def _sinks(alerts_jsonl: Path | None, webhook: str | None, stdout: bool) -> list
 
 
 def _fmt(x: float) -> str:
-    return "—" if not math.isfinite(x) else f"{x:+.4f}"
+    return fmt_spec(x, "+.4f", missing="—")
 
 
 def _summary_table(monitor: Any) -> Table:

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatter, MaxNLocator
 
+from overthink.formatting import is_missing
 from overthink.report.style import (
     LINESTYLES,
     MARKERS,
@@ -28,7 +29,6 @@ from overthink.report.style import (
     budget_labels,
     budget_order,
     cost_label,
-    is_missing,
     level_label,
     metric_label,
     series_colour,

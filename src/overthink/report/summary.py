@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from overthink.analysis.cost import price_for
-from overthink.report.style import budget_labels, budget_order, is_missing
+from overthink.formatting import is_missing
+from overthink.report.style import budget_labels, budget_order
 
 __all__ = ["Fact", "Notice", "Summary", "summarize"]
 
