@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from overthink.textsafe import storable
 
 __all__ = [
+    "VIOLATION_PERCENT",
     "VIOLATION_TOLERANCE",
     "AnswerKind",
     "Budget",
@@ -33,6 +34,8 @@ VIOLATION_TOLERANCE = 0.10
 
 Token counts at a cut are approximate (a forced stop lands a few tokens late, providers
 count differently), so only an overshoot of more than this fraction is flagged."""
+VIOLATION_PERCENT = f"{VIOLATION_TOLERANCE * 100:g} %"
+"""The tolerance as the messages print it (``10 %``)."""
 
 
 def exceeds_budget(reasoning_tokens: int, budget_tokens: int) -> bool:

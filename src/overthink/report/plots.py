@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -453,6 +454,56 @@ def _short_label(label: Any, model: Any, single_model: bool) -> str:
     return text[len(prefix) :] if single_model and text.startswith(prefix) else text
 
 
+def _pareto_points(
+    ax: Axes, sub: pd.DataFrame, strategies: list[Any], front_mask: npt.NDArray[np.bool_]
+) -> None:
+    """One task's configurations per strategy: dominated ones faded, the front outlined."""
+    for si, strategy in enumerate(strategies):
+        mine = (sub["strategy"] == strategy).to_numpy() if strategy is not None else True
+        colour, marker = series_colour(si), MARKERS[si % len(MARKERS)]
+        name = "all" if strategy is None else str(strategy)
+        rest = sub[mine & ~front_mask]
+        front = sub[mine & front_mask]
+        if len(rest):
+            ax.scatter(
+                rest["cost"],
+                rest["metric"],
+                s=16,
+                color=colour,
+                alpha=0.25,
+                marker=marker,
+                linewidths=0,
+                label=f"{name} (dominated)",
+            )
+        if len(front):
+            ax.scatter(
+                front["cost"],
+                front["metric"],
+                s=32,
+                color=colour,
+                marker=marker,
+                edgecolors="#000000",
+                linewidths=0.6,
+                label=f"{name} (on front)",
+                zorder=3,
+            )
+
+
+def _ring(ax: Axes, pick: pd.DataFrame) -> None:
+    """Ring the analysis's cheapest good-enough configuration."""
+    if len(pick):
+        ax.scatter(
+            pick["cost"],
+            pick["metric"],
+            s=150,
+            facecolors="none",
+            edgecolors="#D55E00",
+            linewidths=1.6,
+            zorder=4,
+            label="cheapest good-enough",
+        )
+
+
 def pareto_front(frame: pd.DataFrame, cheapest: pd.DataFrame | None = None) -> Figure | None:
     """Cost vs metric per task; dominated configurations faded, the front joined and labelled.
 
@@ -475,35 +526,7 @@ def pareto_front(frame: pd.DataFrame, cheapest: pd.DataFrame | None = None) -> F
             if "on_front" in sub.columns
             else np.zeros(len(sub), dtype=bool)
         )
-        for si, strategy in enumerate(strategies):
-            mine = (sub["strategy"] == strategy).to_numpy() if strategy is not None else True
-            colour, marker = series_colour(si), MARKERS[si % len(MARKERS)]
-            name = "all" if strategy is None else str(strategy)
-            rest = sub[mine & ~front_mask]
-            front = sub[mine & front_mask]
-            if len(rest):
-                ax.scatter(
-                    rest["cost"],
-                    rest["metric"],
-                    s=16,
-                    color=colour,
-                    alpha=0.25,
-                    marker=marker,
-                    linewidths=0,
-                    label=f"{name} (dominated)",
-                )
-            if len(front):
-                ax.scatter(
-                    front["cost"],
-                    front["metric"],
-                    s=32,
-                    color=colour,
-                    marker=marker,
-                    edgecolors="#000000",
-                    linewidths=0.6,
-                    label=f"{name} (on front)",
-                    zorder=3,
-                )
+        _pareto_points(ax, sub, strategies, front_mask)
         front_all = sub[front_mask].sort_values("cost")
         if len(front_all) > 1:
             ax.plot(
@@ -525,18 +548,7 @@ def pareto_front(frame: pd.DataFrame, cheapest: pd.DataFrame | None = None) -> F
                 textcoords="offset points",
             )
         if cheapest is not None and not cheapest.empty and "task" in cheapest.columns:
-            pick = cheapest[cheapest["task"] == task]
-            if len(pick):
-                ax.scatter(
-                    pick["cost"],
-                    pick["metric"],
-                    s=150,
-                    facecolors="none",
-                    edgecolors="#D55E00",
-                    linewidths=1.6,
-                    zorder=4,
-                    label="cheapest good-enough",
-                )
+            _ring(ax, cheapest[cheapest["task"] == task])
         axis = sub["cost_axis"].iloc[0] if "cost_axis" in sub.columns else "tokens"
         if (sub["cost"] > 0).all():
             ax.set_xscale("log")
