@@ -33,7 +33,6 @@ from overthink.cli.conclusion import ab_table, print_conclusion
 from overthink.cli.strategies import missing_strategy_records, pool_tables
 from overthink.errors import ConfigError
 from overthink.experiment.store import STORE_FILE, Store, skipping_bad_rows
-from overthink.formatting import fmt_spec
 from overthink.strategies import parse_strategies
 
 __all__ = ["ANALYSIS_DIR", "analyze", "load_prices", "load_shapes", "verdict_table"]
@@ -140,7 +139,9 @@ def load_shapes(path: Path) -> dict[str, ModelShape]:
 
 
 def _num(value: Any, fmt: str = ".3g") -> str:
-    return fmt_spec(value, fmt)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return format(float(value), fmt)
 
 
 def _interval(point: Any, low: Any, high: Any, fmt: str = ".3g") -> str:

@@ -6,13 +6,12 @@ heavy at module level: the analysis result is passed in.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-from overthink.formatting import fmt_spec
 
 if TYPE_CHECKING:
     from overthink.analysis import Analysis
@@ -21,7 +20,11 @@ __all__ = ["ab_table", "print_conclusion"]
 
 
 def _num(value: Any, spec: str) -> str:
-    return fmt_spec(value, spec)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    return format(number, spec) if math.isfinite(number) else "–"
 
 
 def ab_table(result: Analysis) -> Table | None:
