@@ -147,6 +147,19 @@ class _Pending:
     covariates: dict[str, float]
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """One test's latest estimate, as an alert reports it."""
+
+    estimate: float
+    lower: float
+    upper: float
+    n: int
+    evidence: float
+    """The e-value (causal test) or p-value (slope) behind the alert."""
+    associational: bool
+
+
 class Monitor:
     """Sequential monitoring of reasoning length vs quality, per segment."""
 
@@ -310,44 +323,24 @@ class Monitor:
             self.unmatched_labels += 1
             return None
         seg = self._segment(p.segment)
-        self._add(
-            seg,
-            p.model,
-            label.quality,
-            p.arm,
-            p.prob,
-            p.random,
-            p.tokens,
-            p.truncated,
-            p.covariates,
-        )
+        self._add(seg, p, label.quality)
         return seg
 
-    def _add(
-        self,
-        seg: _Segment,
-        model: str,
-        quality: float,
-        arm: float,
-        prob: float,
-        random: bool,
-        tokens: int,
-        truncated: bool,
-        covariates: dict[str, float],
-    ) -> None:
+    def _add(self, seg: _Segment, p: _Pending, quality: float) -> None:
+        """A labelled event joins its segment's causal and slope samples."""
         labels = seg.labels
-        labels[model] = labels.get(model, 0) + 1
-        if random:
+        labels[p.model] = labels.get(p.model, 0) + 1
+        if p.random:
             seg.c_quality.append(quality)
-            seg.c_arm.append(arm)
-            seg.c_prob.append(prob)
+            seg.c_arm.append(p.arm)
+            seg.c_prob.append(p.prob)
         # Truncated events stay out of the slope (their length is the cap, not a choice).
-        if not truncated:
+        if not p.truncated:
             names = seg.covariates
             if names is None:
-                names = self._covariate_names(seg, covariates)
-            seg.s_tokens.append(tokens)
-            seg.s_covariates.extend(map(covariates.get, names, seg.zeros))
+                names = self._covariate_names(seg, p.covariates)
+            seg.s_tokens.append(p.tokens)
+            seg.s_covariates.extend(map(p.covariates.get, names, seg.zeros))
             seg.s_quality.append(quality)
 
     def _covariate_names(self, seg: _Segment, covariates: dict[str, float]) -> list[str]:
@@ -408,50 +401,20 @@ class Monitor:
             k = index[name]
             alarm = bool(causal_rej[k]) and c.active and c.upper < 0
             self._alarm_state[(name, "causal_effect")] = alarm
-            self._transition(
-                out,
-                name,
-                "causal_effect",
-                alarm,
-                c.estimate,
-                c.lower,
-                c.upper,
-                c.n,
-                math.exp(min(c.log_e, 700.0)),
-                False,
+            causal_reading = _Reading(
+                c.estimate, c.lower, c.upper, c.n, math.exp(min(c.log_e, 700.0)), False
             )
+            self._transition(out, name, "causal_effect", alarm, causal_reading)
             s = slopes[i]
             if s is None:
                 continue
             s_alarm = cfg.slope_alerts and bool(slope_rej[k]) and s.active and s.upper < 0
             self._alarm_state[(name, "observational_slope")] = s_alarm
+            slope_reading = _Reading(s.slope, s.lower, s.upper, s.n, s.p_value, True)
             if cfg.slope_alerts:
-                self._transition(
-                    out,
-                    name,
-                    "observational_slope",
-                    s_alarm,
-                    s.slope,
-                    s.lower,
-                    s.upper,
-                    s.n,
-                    s.p_value,
-                    True,
-                )
+                self._transition(out, name, "observational_slope", s_alarm, slope_reading)
             if s.change:
-                out.append(
-                    self._alert(
-                        "notice",
-                        "slope_change",
-                        name,
-                        s.slope,
-                        s.lower,
-                        s.upper,
-                        s.n,
-                        s.p_value,
-                        True,
-                    )
-                )
+                out.append(self._alert("notice", "slope_change", name, slope_reading))
                 tracker = self.segments[name].slope
                 if tracker is not None:
                     tracker.acknowledge_change()
@@ -469,48 +432,25 @@ class Monitor:
             return ebh(np.exp(np.minimum(arr, 700.0)), self.config.alpha)
 
     def _transition(
-        self,
-        out: list[Alert],
-        segment: str,
-        test: str,
-        condition: bool,
-        estimate: float,
-        lower: float,
-        upper: float,
-        n: int,
-        evidence: float,
-        assoc: bool,
+        self, out: list[Alert], segment: str, test: str, condition: bool, reading: _Reading
     ) -> None:
         step = self.hysteresis.step((segment, test), condition)
         if step is not None:
             state = "firing" if step == "fire" else "resolved"
-            out.append(
-                self._alert(state, test, segment, estimate, lower, upper, n, evidence, assoc)
-            )
+            out.append(self._alert(state, test, segment, reading))
 
-    def _alert(
-        self,
-        state: str,
-        test: str,
-        segment: str,
-        estimate: float,
-        lower: float,
-        upper: float,
-        n: int,
-        evidence: float,
-        assoc: bool,
-    ) -> Alert:
+    def _alert(self, state: str, test: str, segment: str, reading: _Reading) -> Alert:
         return Alert.model_validate(
             {
                 "state": state,
                 "test": test,
                 "segment": segment,
-                "estimate": estimate,
-                "lower": lower,
-                "upper": upper,
-                "n": n,
-                "evidence": evidence,
-                "associational": assoc,
+                "estimate": reading.estimate,
+                "lower": reading.lower,
+                "upper": reading.upper,
+                "n": reading.n,
+                "evidence": reading.evidence,
+                "associational": reading.associational,
                 "ts": self.last_ts or time.time(),
                 "event_index": self.n_events,
             }
