@@ -147,17 +147,9 @@ class _Pending:
     covariates: dict[str, float]
 
 
-@dataclass(frozen=True)
-class _Reading:
-    """One test's latest estimate, as an alert reports it."""
-
-    estimate: float
-    lower: float
-    upper: float
-    n: int
-    evidence: float
-    """The e-value (causal test) or p-value (slope) behind the alert."""
-    associational: bool
+_Reading = dict[str, object]
+"""One test's latest numbers as an alert reports them: ``Alert``'s estimate, lower, upper,
+n, evidence and associational fields (validated when the alert is built)."""
 
 
 class Monitor:
@@ -401,16 +393,20 @@ class Monitor:
             k = index[name]
             alarm = bool(causal_rej[k]) and c.active and c.upper < 0
             self._alarm_state[(name, "causal_effect")] = alarm
-            causal_reading = _Reading(
-                c.estimate, c.lower, c.upper, c.n, math.exp(min(c.log_e, 700.0)), False
-            )
+            causal_reading: _Reading = {
+                "estimate": c.estimate, "lower": c.lower, "upper": c.upper, "n": c.n,
+                "evidence": math.exp(min(c.log_e, 700.0)), "associational": False,
+            }  # fmt: skip
             self._transition(out, name, "causal_effect", alarm, causal_reading)
             s = slopes[i]
             if s is None:
                 continue
             s_alarm = cfg.slope_alerts and bool(slope_rej[k]) and s.active and s.upper < 0
             self._alarm_state[(name, "observational_slope")] = s_alarm
-            slope_reading = _Reading(s.slope, s.lower, s.upper, s.n, s.p_value, True)
+            slope_reading: _Reading = {
+                "estimate": s.slope, "lower": s.lower, "upper": s.upper, "n": s.n,
+                "evidence": s.p_value, "associational": True,
+            }  # fmt: skip
             if cfg.slope_alerts:
                 self._transition(out, name, "observational_slope", s_alarm, slope_reading)
             if s.change:
@@ -442,15 +438,10 @@ class Monitor:
     def _alert(self, state: str, test: str, segment: str, reading: _Reading) -> Alert:
         return Alert.model_validate(
             {
+                **reading,
                 "state": state,
                 "test": test,
                 "segment": segment,
-                "estimate": reading.estimate,
-                "lower": reading.lower,
-                "upper": reading.upper,
-                "n": reading.n,
-                "evidence": reading.evidence,
-                "associational": reading.associational,
                 "ts": self.last_ts or time.time(),
                 "event_index": self.n_events,
             }

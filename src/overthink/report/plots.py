@@ -454,6 +454,10 @@ def _short_label(label: Any, model: Any, single_model: bool) -> str:
     return text[len(prefix) :] if single_model and text.startswith(prefix) else text
 
 
+_DOMINATED: dict[str, Any] = {"s": 16, "alpha": 0.25, "linewidths": 0}
+_ON_FRONT: dict[str, Any] = {"s": 32, "edgecolors": "#000000", "linewidths": 0.6, "zorder": 3}
+
+
 def _pareto_points(
     ax: Axes, sub: pd.DataFrame, strategies: list[Any], front_mask: npt.NDArray[np.bool_]
 ) -> None:
@@ -462,31 +466,15 @@ def _pareto_points(
         mine = (sub["strategy"] == strategy).to_numpy() if strategy is not None else True
         colour, marker = series_colour(si), MARKERS[si % len(MARKERS)]
         name = "all" if strategy is None else str(strategy)
-        rest = sub[mine & ~front_mask]
-        front = sub[mine & front_mask]
-        if len(rest):
-            ax.scatter(
-                rest["cost"],
-                rest["metric"],
-                s=16,
-                color=colour,
-                alpha=0.25,
-                marker=marker,
-                linewidths=0,
-                label=f"{name} (dominated)",
-            )
-        if len(front):
-            ax.scatter(
-                front["cost"],
-                front["metric"],
-                s=32,
-                color=colour,
-                marker=marker,
-                edgecolors="#000000",
-                linewidths=0.6,
-                label=f"{name} (on front)",
-                zorder=3,
-            )
+        for part, what, style in (
+            (sub[mine & ~front_mask], "dominated", _DOMINATED),
+            (sub[mine & front_mask], "on front", _ON_FRONT),
+        ):
+            if len(part):
+                ax.scatter(
+                    part["cost"], part["metric"], color=colour, marker=marker,
+                    label=f"{name} ({what})", **style,
+                )  # fmt: skip
 
 
 def _ring(ax: Axes, pick: pd.DataFrame) -> None:
