@@ -47,7 +47,7 @@ from overthink.proxy.policy import Policy, Rule
 from overthink.proxy.requests import BadRequest, ParsedRequest, parse_request
 from overthink.proxy.telemetry import EventSink, ProxyMetrics
 from overthink.reasoning.forcing import ForcedTrace, force_thinking, thinking_prefix
-from overthink.tasks.extract import normalise
+from overthink.tasks.extract import answer_key
 
 __all__ = ["Decision", "ProxySettings", "create_app", "error_body"]
 
@@ -446,8 +446,9 @@ def create_app(settings: ProxySettings) -> Starlette:  # noqa: C901
             run = await think_with_early_exit(
                 engine, prefix, cap=decision.budget, config=rule.early_exit.config(),
                 answer_tokens=rule.early_exit.probe_tokens,
-                extract=lambda text: normalise(text.removeprefix("Final answer:")
-                                               .strip().split("\n")[0]) or None,
+                # A probe's answer is its first line, classed as votes class answers.
+                extract=lambda text: answer_key(
+                    text.removeprefix("Final answer:").strip().split("\n")[0], "exact"),
                 temperature=temperature, seed=seed,
             )  # fmt: skip
             trace = run.trace
