@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from overthink.analysis import analyze, records_frame
 from overthink.analysis.pools import canonical_answers
 from overthink.cli import app
-from overthink.core import AnswerKind
+from overthink.core import AnswerKind, Record
 from overthink.errors import ConfigError
+from overthink.strategies import combine
 from overthink.tasks.extract import answer_key
 from overthink.tasks.levels import split_knob_args
 
@@ -99,3 +101,25 @@ def test_one_set_of_number_formatters() -> None:
     assert fmt_spec(0.1234) == "0.123" and fmt_spec(2, ".0f") == "2"
     assert fmt_fixed(0.5, 2, sign=True) == "+0.50" and fmt_fixed(-3, 0) == "-3"
     assert fmt_fixed(True, 1) == "1.0"  # a JSON bool is a number, as it was in the report
+
+
+def _sample(q: int, i: int, answer: str) -> Record:
+    return Record(
+        run="r", trial_id=f"q{q}-{i}", task="misleading_math", sample_id=f"q{q}",
+        model="embedded", budget_mode="forced", budget_tokens=128, sample_index=i, seed=i,
+        answer=answer, target="2", kind="numeric", score=float(answer == "2"),
+        prompt_tokens=50, reasoning_tokens=100, answer_tokens=5, latency_s=1.0,
+        created_at=1000.0 + i,
+    )  # fmt: skip
+
+
+def test_strategy_and_pool_estimate_agree_when_blanks_outnumber_the_answer() -> None:
+    # Two blank answers and one right one per question: blanks do not vote, so the live
+    # majority picks "2", and the pool estimator's maj@3 (the whole pool) says the same.
+    # Before the rule was shared the estimator counted "" as a class and said 0.
+    rows = [_sample(q, i, a) for q in range(12) for i, a in enumerate(["", " ", "2"])]
+    chosen, _ = combine(rows, ["majority"])
+    assert {r.answer for r in chosen} == {"2"}
+    pools = analyze(records_frame(rows), n_boot=20).pools
+    maj = pools[(pools["estimator"] == "maj@k") & (pools["level"] == "all")].set_index("k")
+    assert maj.loc[3, "metric"] == pytest.approx(1.0)
