@@ -21,8 +21,8 @@ run: $(STAMP)
 	$(BIN)/overthink run
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports  # the layers contract in pyproject.toml (docs/design.md)
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src/overthink
 	$(BIN)/pytest -q -rs
 
