@@ -92,7 +92,7 @@ def test_one_violation_tolerance() -> None:
 
 
 def test_one_set_of_number_formatters() -> None:
-    from overthink.formatting import MISSING, fmt_fixed, fmt_spec
+    from overthink.formatting import MISSING, fmt_fixed, fmt_interval, fmt_spec
 
     for missing in (None, float("nan"), float("inf"), "n/a", object()):
         assert fmt_spec(missing, "+.3f") == MISSING
@@ -101,6 +101,7 @@ def test_one_set_of_number_formatters() -> None:
     assert fmt_spec(0.1234) == "0.123" and fmt_spec(2, ".0f") == "2"
     assert fmt_fixed(0.5, 2, sign=True) == "+0.50" and fmt_fixed(-3, 0) == "-3"
     assert fmt_fixed(True, 1) == "1.0"  # a JSON bool is a number, as it was in the report
+    assert fmt_interval(0.5, 0.1, None) == "+0.500 [+0.100, –]"
 
 
 def _sample(q: int, i: int, answer: str) -> Record:

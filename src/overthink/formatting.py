@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["MISSING", "fmt_fixed", "fmt_num", "fmt_p", "fmt_spec", "is_missing"]
+__all__ = ["MISSING", "fmt_fixed", "fmt_interval", "fmt_num", "fmt_p", "fmt_spec", "is_missing"]
 
 MISSING = "–"
 """What a missing number prints as in terminal tables and sentences (an en dash)."""
@@ -40,6 +40,11 @@ def fmt_spec(value: Any, spec: str = ".3g", *, missing: str = MISSING) -> str:
 def fmt_fixed(value: Any, digits: int, *, sign: bool = False) -> str:
     """``digits`` decimals (``+`` on positives with ``sign``), or :data:`MISSING`."""
     return fmt_spec(value, f"{'+' if sign else ''}.{digits}f")
+
+
+def fmt_interval(point: Any, low: Any, high: Any, spec: str = "+.3f") -> str:
+    """``point [low, high]``, each with ``spec`` (a missing bound prints as a dash)."""
+    return f"{fmt_spec(point, spec)} [{fmt_spec(low, spec)}, {fmt_spec(high, spec)}]"
 
 
 def fmt_num(value: Any, digits: int = 3) -> str:

@@ -39,6 +39,7 @@ from overthink.analysis.stats import (
     ratio,
     small_sample_ci,
 )
+from overthink.formatting import fmt_interval
 
 __all__ = ["AB_COLUMNS", "CONTROLLED_MODES", "group_ab"]
 
@@ -194,7 +195,7 @@ def _conclusion(row: dict[str, Any]) -> str:
     """One line a reader can act on, claiming no more than the interval supports."""
     mode, metric = row["controlled_mode"], row["metric_name"]
     where = "" if row["knob"] == "" else f" at {row['knob']}={row['level']}"
-    ci = f"{row['diff']:+.3f} [{row['diff_low']:+.3f}, {row['diff_high']:+.3f}]"
+    ci = fmt_interval(row["diff"], row["diff_low"], row["diff_high"])
     if row["n_items"] < MIN_ITEMS_FOR_DIRECTION:
         return (
             f"natural vs {mode}{where}: {row['n_items']} base items, too few to compare "

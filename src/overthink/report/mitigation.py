@@ -13,7 +13,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from overthink.formatting import fmt_fixed
+from overthink.formatting import fmt_fixed, fmt_interval
 from overthink.report.html import Section
 from overthink.report.render import render_figure
 from overthink.report.tables import Cell, Table
@@ -27,10 +27,7 @@ _FILE = Path("mitigate") / "mitigate.json"
 def _ci(effect: dict[str, Any], key: str, digits: int) -> Cell:
     mid = effect["diff"].get(key)
     lo, hi = effect["ci"].get(key, [None, None])
-    text = (
-        f"{fmt_fixed(mid, digits, sign=True)} "
-        f"[{fmt_fixed(lo, digits, sign=True)}, {fmt_fixed(hi, digits, sign=True)}]"
-    )
+    text = fmt_interval(mid, lo, hi, f"+.{digits}f")
     return Cell(text, sort=float(mid) if isinstance(mid, int | float) else float("nan"))
 
 
