@@ -95,47 +95,31 @@ class _Contradiction(Exception):
     """Some cell has no house left: the clues cannot all hold."""
 
 
-def _narrow(c: Clue, dom: list[int], n: int, full: int) -> tuple[int, int, int, int]:
-    """What one clue allows: ``(cell x, x's new domain, cell y or -1, y's new domain)``."""
-    i = c.x[0] * n + c.x[1]
-    dx = dom[i]
-    if c.kind == "position":
-        assert c.house is not None
-        return i, dx & (1 << c.house), -1, -1
-    if c.kind == "not_position":
-        assert c.house is not None
-        return i, dx & ~(1 << c.house), -1, -1
-    assert c.y is not None
-    j = c.y[0] * n + c.y[1]
-    dy = dom[j]
-    if c.kind == "same":
-        nx = ny = dx & dy
-    elif c.kind == "not_same":
-        nx = dx & ~dy if dy & (dy - 1) == 0 else dx
-        ny = dy & ~dx if dx & (dx - 1) == 0 else dy
-    elif c.kind == "left_of":
-        ny = dy & (dx << 1) & full
-        nx = dx & (ny >> 1)
-    elif c.kind == "somewhere_left":
-        nx = dx & ((1 << (dy.bit_length() - 1)) - 1) if dy else 0
-        ny = dy & full & ~((1 << (_lowest(nx) + 1)) - 1) if nx else 0
-    else:  # next_to
-        ny = dy & ((dx << 1) | (dx >> 1)) & full
-        nx = dx & ((ny << 1) | (ny >> 1)) & full
-    return i, nx, j, ny
-
-
-def _apply_clues(dom: list[int], clues: Sequence[Clue], n: int, full: int) -> bool:
-    """One pass of every clue over ``dom`` (in place); True when anything changed."""
+def _apply_pairs(dom: list[int], pairs: list[tuple[str, int, int]], full: int) -> bool:
+    """One pass of every two-cell clue over ``dom`` (in place); True when anything changed."""
     changed = False
-    for c in clues:
-        i, nx, j, ny = _narrow(c, dom, n, full)
-        if nx != dom[i]:
+    for kind, i, j in pairs:
+        dx, dy = dom[i], dom[j]
+        if kind == "same":
+            nx = ny = dx & dy
+        elif kind == "not_same":
+            nx = dx & ~dy if dy & (dy - 1) == 0 else dx
+            ny = dy & ~dx if dx & (dx - 1) == 0 else dy
+        elif kind == "left_of":
+            ny = dy & (dx << 1) & full
+            nx = dx & (ny >> 1)
+        elif kind == "somewhere_left":
+            nx = dx & ((1 << (dy.bit_length() - 1)) - 1) if dy else 0
+            ny = dy & full & ~((1 << (_lowest(nx) + 1)) - 1) if nx else 0
+        else:  # next_to
+            ny = dy & ((dx << 1) | (dx >> 1)) & full
+            nx = dx & ((ny << 1) | (ny >> 1)) & full
+        if nx != dx:
             if not nx:
                 raise _Contradiction
             dom[i] = nx
             changed = True
-        if j >= 0 and ny != dom[j]:
+        if ny != dom[j]:
             if not ny:
                 raise _Contradiction
             dom[j] = ny
@@ -172,10 +156,24 @@ def _singles(dom: list[int], base: int, n: int) -> bool:
 def _propagate(dom: list[int], clues: Sequence[Clue], n: int, m: int) -> bool:
     """Tighten ``dom`` in place to a fixpoint; False when some cell has no house left."""
     full = (1 << n) - 1
+    pairs: list[tuple[str, int, int]] = []
     try:
+        for c in clues:
+            i = c.x[0] * n + c.x[1]
+            if c.kind not in ("position", "not_position"):
+                assert c.y is not None
+                pairs.append((c.kind, i, c.y[0] * n + c.y[1]))
+                continue
+            # A one-cell clue holds for good once applied: domains only ever shrink.
+            assert c.house is not None
+            bit = 1 << c.house
+            narrowed = dom[i] & bit if c.kind == "position" else dom[i] & ~bit
+            if not narrowed:
+                raise _Contradiction
+            dom[i] = narrowed
         changed = True
         while changed:
-            changed = _apply_clues(dom, clues, n, full)
+            changed = _apply_pairs(dom, pairs, full)
             for a in range(m):
                 changed = _singles(dom, a * n, n) or changed
     except _Contradiction:
