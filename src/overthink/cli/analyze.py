@@ -44,6 +44,7 @@ __all__ = ["ANALYSIS_DIR", "analyze"]
 ANALYSIS_DIR = "analysis"
 """Sub-folder of the run folder the tables are written to."""
 
+
 def missing_strategy_records(
     records: Sequence[Record], strategies: Sequence[str]
 ) -> tuple[list[Record], list[str]]:

@@ -34,6 +34,7 @@ __all__ = [
 
 # --- overthink run: metric (95 % CI) per budget × knob level ---
 
+
 def _short(x: float) -> str:
     text = f"{x:.2f}"
     # ".58" rather than "0.58": with the CI on a second line, five knob levels then fit
@@ -116,7 +117,6 @@ _VERDICT_STYLE = {
     "rises": "blue",
     "falls": "blue",
 }
-
 
 
 def _num(value: Any, fmt: str = ".3g") -> str:
@@ -237,7 +237,6 @@ def drift_table(result: Analysis) -> Table | None:
     return table
 
 
-
 # --- pools of strategies: parallel vs sequential compute (run, analyze) ---
 
 POOL_ESTIMATOR: dict[str, str | None] = {
@@ -349,7 +348,6 @@ def _pool_cell(
     return f"{float(row['metric']):.2f} · {float(row[cost_col]):.0f}{star}"
 
 
-
 def print_apply_summary(summary: ApplySummary, console: Console) -> None:
     """One line per verifier and strategy outcome, then the warnings."""
     v = summary.verify
@@ -372,8 +370,8 @@ def print_apply_summary(summary: ApplySummary, console: Console) -> None:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
-
 # --- the controlled-vs-natural A/B and the conclusion (run, analyze) ---
+
 
 def _ab_num(value: Any, spec: str) -> str:
     try:

@@ -29,9 +29,7 @@ class FakeRun:
 
     def answers(self) -> dict[tuple[str, str], str | None]:
         """``(sample_id, budget label) -> extracted answer`` of the single-sample trials."""
-        return {
-            (r.sample_id, _label(r)): r.answer for r in self.records if r.strategy == "single"
-        }
+        return {(r.sample_id, _label(r)): r.answer for r in self.records if r.strategy == "single"}
 
 
 def _label(record: Record) -> str:
