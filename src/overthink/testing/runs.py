@@ -27,15 +27,6 @@ class FakeRun:
     records: list[Record]
     """Every record in the run's store (trials, then strategy records if any)."""
 
-    def answers(self) -> dict[tuple[str, str], str | None]:
-        """``(sample_id, budget label) -> extracted answer`` of the single-sample trials."""
-        return {(r.sample_id, _label(r)): r.answer for r in self.records if r.strategy == "single"}
-
-
-def _label(record: Record) -> str:
-    mode, tokens = record.budget_mode, record.budget_tokens
-    return mode if mode in ("natural", "none") else f"{mode}:{tokens}"
-
 
 def run_experiment(
     config: ExperimentConfig | Mapping[str, Any],
