@@ -94,12 +94,12 @@ async def prepare_run(
         # Fail (or wait) before any engine starts when another run holds the folder.
         lock.acquire()
     options = engine_options(config)
-    for model in config.models:
-        if model not in given:
-            validate_model_name(model, options)
+    for model in (m for m in config.models if m not in given):
+        validate_model_name(model, options)
     use_judge = "judge" in config.verifiers
-    if use_judge and config.judge_model not in given:
-        validate_model_name(config.judge_model, options)
+    if use_judge:
+        for judge_model in {config.judge_model} - given.keys():
+            validate_model_name(judge_model, options)
     engines: dict[str, Engine] = {}
     judge: Engine | None = None
     try:
