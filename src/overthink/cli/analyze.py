@@ -11,6 +11,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from overthink.analysis import Analysis
 from overthink.analysis import analyze as run_analysis
 from overthink.analysis.cost import COST_AXES, DEFAULT_INTENSITY, load_prices, load_shapes
 from overthink.analysis.frame import records_frame
@@ -154,6 +155,11 @@ def analyze(
         sys.stdout.write(payload + "\n")
         sys.stdout.flush()
         return
+    _print_result(result, strategies, notes, out_dir)
+
+
+def _print_result(result: Analysis, strategies: list[str], notes: list[str], out_dir: Path) -> None:
+    """Every table that has rows, the warnings, where the CSVs went, the conclusion."""
     console = make_console()
     if result.verdicts.empty:
         console.print("[yellow]no scored records to analyse[/]")
