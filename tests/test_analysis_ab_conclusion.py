@@ -1,6 +1,6 @@
 """The cube per budget mode, the controlled-vs-natural A/B and the plain-language conclusion.
 
-Every effect here is planted in a synthetic run with known truth (``analysis.synthetic``)
+Every effect here is planted in a synthetic run with known truth (``overthink.testing.synthetic``)
 and checked against a matching null, so a claim the tests do not support would fail.
 """
 
@@ -15,11 +15,11 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from overthink.analysis import analyze, records_frame
-from overthink.analysis.synthetic import synthetic_frame
 from overthink.cli import app
 from overthink.core import Record
 from overthink.experiment.store import Store
 from overthink.report import write_report
+from overthink.testing.synthetic import synthetic_frame
 
 
 def _with_natural_shift(df: pd.DataFrame, drop: float, seed: int) -> pd.DataFrame:

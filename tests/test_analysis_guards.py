@@ -20,10 +20,10 @@ from overthink.analysis.pareto import pareto
 from overthink.analysis.pipeline import scaling_verdicts
 from overthink.analysis.pools import POOL_COLUMNS
 from overthink.analysis.stats import cluster_weights
-from overthink.analysis.synthetic import synthetic_frame
 from overthink.core import Record
 from overthink.experiment.store import Store
 from overthink.strategies import combine
+from overthink.testing.synthetic import synthetic_frame
 
 
 def test_bh_adjusts_once_over_all_curves_of_a_run() -> None:

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from overthink.analysis import TABLES, analyze, records_frame
-from overthink.analysis.synthetic import synthetic_frame
 from overthink.core import Record
 from overthink.errors import ConfigError
 from overthink.experiment.store import Store
+from overthink.testing.synthetic import synthetic_frame
 
 CONTRACT = {
     "curves": "task model budget_mode knob level budget_tokens x_tokens metric_name "

@@ -160,7 +160,7 @@ def test_pool_costs_scale_with_k() -> None:
 
 
 def test_pools_have_intervals_and_levels() -> None:
-    from overthink.analysis.synthetic import synthetic_frame
+    from overthink.testing.synthetic import synthetic_frame
 
     df = synthetic_frame(levels=(0, 3), n_questions=30, n_samples=4, verifier=True, seed=3)
     pools = analyze(df, n_boot=200).pools

@@ -24,7 +24,7 @@ from overthink.monitor.deploy import alert_rules, grafana_dashboard
 from overthink.monitor.engine import Monitor, MonitorConfig
 from overthink.monitor.otlp import otlp_line_items
 from overthink.monitor.server import create_app
-from overthink.monitor.synthetic import step_effect, synthetic_events
+from overthink.testing.traffic import step_effect, synthetic_events
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "monitor" / "stream.jsonl.gz"

@@ -18,8 +18,8 @@ from overthink.monitor.sequential import (
     mixture_radius,
     optimal_rho2,
 )
-from overthink.monitor.synthetic import step_effect, synthetic_events
 from overthink.monitor.trackers import CausalTracker, SlopeTracker, ipw_scores, mean_sd
+from overthink.testing.traffic import step_effect, synthetic_events
 
 ALPHA = 0.05
 N_STREAMS = 1000

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from overthink.engines.embedded import EmbeddedServer
 from overthink.monitor.events import event_from_json
 from overthink.proxy import ProxySettings, create_app, parse_policy
-from overthink.proxy.server import BackgroundServer, serve_in_thread
+from overthink.testing.servers import BackgroundServer, serve_in_thread
 
 FAKE_REPLY = {
     "id": "x", "object": "chat.completion", "created": 0, "model": "fake",

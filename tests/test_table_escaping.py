@@ -14,10 +14,10 @@ import pandas as pd
 from rich.console import Console
 
 from overthink.analysis import analyze
-from overthink.analysis.synthetic import synthetic_frame
-from overthink.cli.analyze import drift_table as cli_drift_table
-from overthink.cli.analyze import verdict_table as cli_verdict_table
+from overthink.cli.tables import drift_table as cli_drift_table
+from overthink.cli.tables import verdict_table as cli_verdict_table
 from overthink.report import build_report
+from overthink.testing.synthetic import synthetic_frame
 
 TASK = '<b class="x">task</b>[bold]t[/bold]'
 MODEL = "<img src=x onerror=alert(1)>[red]m[/red]"

@@ -156,7 +156,7 @@ def _prewarm(report: bool) -> None:
     """
     import importlib
 
-    modules = ["overthink.analysis", "overthink.cli.summary", "overthink.cli.analyze"]
+    modules = ["overthink.analysis", "overthink.cli.tables"]
     if report:
         modules.append("overthink.report")
     for name in modules:
@@ -276,8 +276,8 @@ def run(
         typer.Option(
             "--samples-per-question",
             "-n",
-            help="Samples per (question, budget), seeds seed+i; with N > 1 the temperature "
-            "defaults to 0.7.",
+            help="Samples per (question, budget): sample 0 uses --seed, the others seeds "
+            "hashed from (seed, i); with N > 1 the temperature defaults to 0.7.",
         ),
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
@@ -449,7 +449,13 @@ def _budget_audit(prepared: PreparedRun) -> str | None:
 def finish(prepared: PreparedRun, stats: RunStats) -> None:
     """Print the summary table, warnings and timings; write the report."""
     from overthink.analysis import analyze, load_run
-    from overthink.cli.summary import summary_tables
+    from overthink.cli.tables import (
+        pool_tables,
+        print_apply_summary,
+        print_conclusion,
+        summary_tables,
+        verdict_table,
+    )
 
     df = load_run(prepared.run_dir)
     ids = {t.trial_id for t in prepared.plan.trials}
@@ -460,15 +466,11 @@ def finish(prepared: PreparedRun, stats: RunStats) -> None:
     for table in summary_tables(analysis.curves):
         console.print(table)
     if (analysis.verdicts["n_points"] > 1).any():
-        from overthink.cli.analyze import verdict_table
-
         console.print(verdict_table(analysis))
     if stats.post is not None:
-        from overthink.cli.strategies import pool_tables, print_summary
-
         for table in pool_tables(analysis, prepared.config.resolved_strategies()):
             console.print(table)
-        print_summary(stats.post, err)
+        print_apply_summary(stats.post, err)
     for warning in analysis.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     budget_line = _budget_audit(prepared)
@@ -490,6 +492,4 @@ def finish(prepared: PreparedRun, stats: RunStats) -> None:
 
         path = write_report(prepared.run_dir, analysis=analysis)
         err.print(f"report: {path}", highlight=False)
-    from overthink.cli.conclusion import print_conclusion
-
     print_conclusion(console, analysis)

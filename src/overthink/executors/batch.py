@@ -29,7 +29,6 @@ import json
 import re
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from overthink.core import BudgetMode, Record, Trial
@@ -373,8 +372,3 @@ class BatchExecutor:
             "batches_created": self.created,
             "workers": [r.as_dict() for r in self.rows()],
         }
-
-
-def batch_file_lines(path: Path) -> list[dict[str, Any]]:
-    """The requests of a written batch file (for inspection and tests)."""
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

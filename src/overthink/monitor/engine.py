@@ -15,11 +15,14 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from overthink.errors import ConfigError
 from overthink.monitor.alerts import Alert, AlertSink, Hysteresis
 from overthink.monitor.events import (
     MAX_LINE_BYTES,
@@ -34,7 +37,7 @@ from overthink.monitor.proxies import compute_proxies
 from overthink.monitor.sequential import ebh
 from overthink.monitor.trackers import CausalResult, CausalTracker, SlopeResult, SlopeTracker
 
-__all__ = ["Monitor", "MonitorConfig", "SegmentSnapshot"]
+__all__ = ["Monitor", "MonitorConfig", "SegmentSnapshot", "load_monitor_config"]
 
 # Upper bounds (tokens) of the reasoning-token histogram buckets exported to Prometheus.
 REASONING_BUCKETS: tuple[float, ...] = (
@@ -87,6 +90,39 @@ class MonitorConfig(BaseModel):
     """Page–Hinkley threshold on the windowed slope z-scores."""
     max_pending: int = Field(default=200_000, ge=0)
     """Events without quality kept waiting for a late label (oldest evicted first)."""
+
+
+def load_monitor_config(
+    path: Path | None, *, alpha: float | None = None, check_every: int | None = None
+) -> MonitorConfig:
+    """The monitor settings of a YAML/JSON file (``--config``), with command-line overrides.
+
+    Bad input is a ``ConfigError`` naming the file and the field.
+    """
+    import yaml
+
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML/JSON ({exc})".splitlines()[0]) from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of monitor settings")
+        raw = dict(loaded or {})
+    if alpha is not None:
+        raw["alpha"] = alpha
+    if check_every is not None:
+        raw["check_every"] = check_every
+    try:
+        return MonitorConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        source = f"{path}: " if path is not None else ""
+        raise ConfigError(f"{source}{where}: {err['msg']}") from None
 
 
 @dataclass
