@@ -16,6 +16,7 @@ part of the stop string) is exact via ``/detokenize``; see ``reasoning.sweep``.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -124,11 +125,14 @@ async def stream_completion(
         finish: str | None = None
         usage: Any = None
         chunks = 0
+        last: Any = None
+        sent = time.perf_counter()
+        placed = engine.placed(body)
         stream = await engine._client.completions.create(
             prompt=prompt,
             stream=True,
             stream_options={"include_usage": True},
-            extra_body=body or None,
+            extra_body=placed or None,
             **request,
         )
         try:
@@ -138,6 +142,7 @@ async def stream_completion(
                 # the stream (the sink sees the tokens start over).
                 expect_chunk(chunk, source)
                 usage = chunk.usage or usage
+                last = chunk
                 for choice in chunk.choices:
                     text.append(choice.text or "")
                     finish = choice.finish_reason or finish
@@ -157,6 +162,9 @@ async def stream_completion(
             raise
         if not chunks:
             return None  # the server answered without streaming (no SSE events)
+        engine.note_served(
+            "stream", sent, last, {"prompt": prompt, **request, **placed}
+        )  # timings ride on the last event
         return "".join(text), tracker, finish, usage
 
     streamed, retries = await engine._call(consume)
