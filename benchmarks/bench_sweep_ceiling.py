@@ -267,9 +267,12 @@ def run_inspect(
 
 
 class _FirstRequest(BaseHTTPRequestHandler):
-    """Stands in for llama.cpp: answers the health check and /props; notes the first POST."""
+    """Stands in for llama.cpp: answers the health check, /props and /apply-template;
+    notes when the first request of any kind and the first generation request arrive
+    (and answers those 503)."""
 
     first_post: float | None = None
+    first_generation: float | None = None
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -285,31 +288,43 @@ class _FirstRequest(BaseHTTPRequestHandler):
         self._json(b'{"total_slots": 4, "chat_template": ""}' if "props" in self.path else b"{}")
 
     def do_POST(self) -> None:
+        now = time.time()
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if _FirstRequest.first_post is None:
-            _FirstRequest.first_post = time.time()
+            _FirstRequest.first_post = now
+        if self.path.endswith("/apply-template"):
+            self._json(b'{"prompt": "<|im_start|>user\\nQ<|im_end|>\\n"}')
+            return
+        if _FirstRequest.first_generation is None:
+            _FirstRequest.first_generation = now
         self.send_response(503)
+        self.send_header("Content-Length", "0")
         self.end_headers()
 
 
-def start_to_first_request(tmp: Path) -> float:
+def start_to_first_request(tmp: Path, run: int) -> tuple[float, float]:
+    """Seconds from launching ``overthink run`` to its first request, and to its first
+    generation request (a completion or chat call), at a fresh stand-in server."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FirstRequest)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    _FirstRequest.first_post = None
+    _FirstRequest.first_post = _FirstRequest.first_generation = None
     exe = Path(sys.executable).with_name("overthink")
     launched = time.time()
     proc = subprocess.Popen(
         [str(exe), "run", "--model", "openai-api/smol", "--base-url", url, "--samples", "1",
-         "--out", str(tmp / "first"), "--no-report"],
+         "--out", str(tmp / f"first-{run}"), "--no-report"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = launched + 60
-    while _FirstRequest.first_post is None and time.time() < deadline:
+    while _FirstRequest.first_generation is None and time.time() < deadline:
         time.sleep(0.005)
     proc.kill()
     proc.wait()
     server.shutdown()
-    return (_FirstRequest.first_post or float("nan")) - launched
+    server.server_close()
+    first = (_FirstRequest.first_post or float("nan")) - launched
+    return first, (_FirstRequest.first_generation or float("nan")) - launched
 
 
 def help_wall() -> float:
@@ -371,7 +386,7 @@ def main() -> int:
         if not args.no_inspect:
             inspect_row = run_inspect(address, questions, budgets, slots, Path(tmp))
         EmbeddedServer.stop_all()
-        first = [start_to_first_request(Path(tmp)) for _ in range(3)]
+        starts = [start_to_first_request(Path(tmp), i) for i in range(3)]
     helps = [help_wall() for _ in range(3)]
     load_after = os.getloadavg()
     ceiling_tps = (tps_ceiling + tps_ceiling_after) / 2
@@ -422,9 +437,15 @@ def main() -> int:
         print(f"inspect_ai / overthink wall:       {r5:.2f}×  (goal ≥ 2: {_goal(r5 >= 2)})")
     else:
         print("inspect_ai / overthink wall:       not measured (goal ≥ 2)")
+    first = [f for f, _ in starts]
+    first_gen = [g for _, g in starts]
     print(
         f"start → first request (overthink run → --base-url): "
         f"{', '.join(f'{f:.2f}' for f in first)} s  (goal < 1 s: {_goal(max(first) < 1)})"
+    )
+    print(
+        f"start → first generation request:                  "
+        f"{', '.join(f'{g:.2f}' for g in first_gen)} s  (goal < 1 s: {_goal(max(first_gen) < 1)})"
     )
     print(
         f"overthink --help: {', '.join(f'{h:.2f}' for h in helps)} s  "
