@@ -210,13 +210,19 @@ class PrioritySlots:
         spare = [s for s in self._free if self._owner[s] is None or self._owner[s] not in _ACTIVE]
         return sorted(spare, key=lambda s: self._used[s])
 
+    def _eviction_order(self, slot: int) -> tuple[bool, int]:
+        """Sort key of slots to take from their owner: answer slots before trace slots,
+        least recently used first."""
+        return self._deep[slot], self._used[slot]
+
     def _place(self, w: _Waiter, unplaced_waiting: bool) -> int | None:
         """The free slot waiter ``w`` may take now, or None."""
         if not self.pinned or w.key is None:
             if self.busy >= self._limit(w.long) or not self._free:
                 return None
             spare = self._spare()
-            return spare[0] if spare else min(self._free, key=lambda s: self._used[s])
+            # No spare slot: evict a trace's slot last (its answers are still to come).
+            return spare[0] if spare else min(self._free, key=self._eviction_order)
         homes = [s for s in range(self.n) if self._owner[s] == w.key]
         free_homes = [s for s in homes if s in self._free]
         if free_homes:
@@ -232,7 +238,7 @@ class PrioritySlots:
             extra = [s for s in self._free if owners.count(self._owner[s]) > 1]
             if not extra and self.busy == 0:
                 extra = list(self._free)  # never an idle server while work waits
-            return min(extra, key=lambda s: self._used[s]) if extra else None
+            return min(extra, key=self._eviction_order) if extra else None
         # Home busy: spill onto an idle slot only when no new question waits for one.
         return spare[0] if self.spill and spare and not unplaced_waiting else None
 
