@@ -110,3 +110,22 @@ def test_unpinned_slots_name_no_slot_and_ignore_keys() -> None:
         return seen
 
     assert asyncio.run(go()) == [("one", None), ("two", None)]
+
+
+def test_a_new_question_takes_an_active_ones_answer_slot_not_its_trace_slot() -> None:
+    async def go() -> list[tuple[str, int | None]]:
+        slots = PrioritySlots(2, pinned=True)
+        seen: list[tuple[str, int | None]] = []
+        release = asyncio.Event()
+        with request_affinity("q"):
+            trace = asyncio.ensure_future(_hold(slots, "q", seen, "trace", release, long=True))
+            await asyncio.sleep(0)
+            await _hold(slots, "q", seen, "cut-8")  # spilled onto the other slot
+            release.set()
+            await trace
+            # q is still in progress and owns both slots; r must take one of them.
+            await _hold(slots, "r", seen, "new-r")
+        return seen
+
+    seen = asyncio.run(go())
+    assert seen[2] == ("new-r", seen[1][1])
