@@ -25,7 +25,8 @@ is printed against both. It then measures start-up:
 first request at a local stand-in server (a stdlib HTTP server speaking llama.cpp's
 ``/health``/``/props``; only the arrival time of the first request is used).
 
-    .venv/bin/python benchmarks/bench_sweep_ceiling.py [--samples 3] [--slots N] [--threads N] [--no-inspect]
+    .venv/bin/python benchmarks/bench_sweep_ceiling.py [--samples 3] [--slots N] [--threads N]
+        [--no-inspect]
 
 The machine is shared: the load average is printed, and only ratios measured in this run
 mean anything. Each overthink run's slot-seconds are split into prefill, decode, HTTP
