@@ -233,6 +233,8 @@ class EmbeddedEngine(OpenAICompatEngine):
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
         )
+        # Our own server: every slot is ours to place (cache-aware, engines.slots).
+        self.pin_slots = True
 
     def describe(self) -> dict[str, Any]:
         return {
