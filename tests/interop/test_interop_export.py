@@ -74,10 +74,12 @@ def test_parquet_opens_in_polars_and_duckdb(run: Path, tmp_path: Path) -> None:
     records = pl.read_parquet(tmp_path / "records.parquet")
     assert records.schema["reasoning_tokens"] == pl.Int64
     assert records.schema["truncated_in_reasoning"] == pl.Boolean
-    by_budget = duckdb.sql(
+    relation = duckdb.sql(
         f"SELECT budget_tokens, avg(score) AS acc FROM '{tmp_path / 'records.parquet'}' "
         "WHERE error IS NULL GROUP BY 1 ORDER BY 1"
-    ).fetchall()
+    )
+    assert relation is not None  # None only for statements that return no rows
+    by_budget = relation.fetchall()
     curves = pl.read_parquet(tmp_path / "curves.parquet").filter(pl.col("level") == "all")
     expected = dict(zip(curves["budget_tokens"].to_list(), curves["metric"].to_list(), strict=True))
     assert [b for b, _ in by_budget] == [64, 128, 256]

@@ -48,6 +48,7 @@ def _direct_curve(paths: list[Path]) -> dict[int, tuple[float, float, int]]:
         log = read_eval_log(str(path))
         budget = int(log.plan.config.reasoning_tokens or -1)
         for sample in log.samples or []:
+            assert sample.scores is not None
             values[budget].append(to_float(sample.scores["match"].value))
             tokens[budget].append(sample.model_usage["mockllm/model"].reasoning_tokens or 0)
     return {
