@@ -22,7 +22,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/mypy src/overthink
+	$(BIN)/mypy src/overthink tests benchmarks
 	$(BIN)/pytest -q -rs
 
 bench: $(STAMP)
