@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import Counter
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from frames import number_at
 from overthink.analysis import analyze, records_frame
 from overthink.analysis.pools import canonical_answers, expected_best, order_weights
 
 ANSWERS = ["2", "2.0", "3", "4", None, "<answer>2</answer>"]
 
 
-def _frame(questions: list[list[tuple[str | None, float]]], *, budget: int = 512) -> pd.DataFrame:
+def _frame(
+    questions: Sequence[Sequence[tuple[str | None, float]]], *, budget: int = 512
+) -> pd.DataFrame:
     """Records for one task/budget: per question a list of (answer, verifier score)."""
     rows = []
     for qi, samples in enumerate(questions):
@@ -70,10 +75,10 @@ def _brute(samples: list[tuple[str | None, float]], k: int, how: str) -> float:
                 float(np.mean([c for c, (_, v) in zip(correct, subset, strict=True) if v == top]))
             )
         else:
-            tally: Counter[float] = Counter()
+            tally: defaultdict[float, float] = defaultdict(float)
             for a, v in subset:
-                if _key(a) is not None:
-                    tally[_key(a)] += 1.0 if how == "maj" else v  # type: ignore[index]
+                if (key := _key(a)) is not None:
+                    tally[key] += 1.0 if how == "maj" else v
             if not tally:
                 vals.append(0.0)  # nobody answered: the pool abstains (wrong)
                 continue
@@ -176,7 +181,7 @@ def test_pools_have_intervals_and_levels() -> None:
 def test_error_metric_pools_never_score_a_silent_pool_as_perfect() -> None:
     # Regression: errors 10-12, a judge that scored every sample 0, and one question
     # where one of the three samples gave no answer.
-    rows = []
+    rows: list[dict[str, Any]] = []
     for q in range(4):
         for s in range(3):
             answer = None if (q == 0 and s == 0) else str(20 + q + s)
@@ -201,4 +206,4 @@ def test_error_metric_pools_never_score_a_silent_pool_as_perfect() -> None:
     # Zero verifier weight everywhere: the vote falls back to the answered samples, so its
     # error is in the range of real errors, never the 0.0 of a perfect prediction.
     for k in (1, 2, 3):
-        assert min(errors) <= weighted.loc[k, "metric"] <= max(errors)
+        assert min(errors) <= number_at(weighted, k, "metric") <= max(errors)
