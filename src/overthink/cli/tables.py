@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from overthink.formatting import MISSING, fmt_interval, fmt_spec
+
 if TYPE_CHECKING:
     from overthink.analysis import Analysis
     from overthink.strategies import ApplySummary
@@ -120,15 +122,13 @@ _VERDICT_STYLE = {
 
 
 def _num(value: Any, fmt: str = ".3g") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return format(float(value), fmt)
+    return fmt_spec(value, fmt)
 
 
 def _interval(point: Any, low: Any, high: Any, fmt: str = ".3g") -> str:
-    if _num(low) == "–":
+    if _num(low) == MISSING:
         return _num(point, fmt)
-    return f"{_num(point, fmt)} [{_num(low, fmt)}, {_num(high, fmt)}]"
+    return fmt_interval(point, low, high, fmt)
 
 
 def _turning(row: pd.Series) -> str:
