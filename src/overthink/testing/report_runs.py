@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from overthink.core import Record
+from overthink.core import Record, exceeds_budget
 from overthink.experiment.store import Store
 
 __all__ = [
@@ -130,7 +130,7 @@ def synthetic_rows(
                         "score": None if error else (1.0 if correct and not parse_fail else 0.0),
                         "meta": meta, "finish_reason": "length" if cut else "stop",
                         "truncated_in_reasoning": cut, "empty_answer": cut and parse_fail,
-                        "budget_violation": mode == "forced" and used > 1.1 * tokens,
+                        "budget_violation": mode == "forced" and exceeds_budget(used, tokens),
                         "latency_s": round(0.002 * used + 0.05, 3), "error": error,
                         "created_at": 1_764_000_000.0 + len(out),
                     }
