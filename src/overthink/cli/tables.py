@@ -6,7 +6,6 @@ Imports nothing heavier than pandas at module level; the analysis result is pass
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -121,26 +120,22 @@ _VERDICT_STYLE = {
 }
 
 
-def _num(value: Any, fmt: str = ".3g") -> str:
-    return fmt_spec(value, fmt)
-
-
 def _interval(point: Any, low: Any, high: Any, fmt: str = ".3g") -> str:
-    if _num(low) == MISSING:
-        return _num(point, fmt)
+    if fmt_spec(low) == MISSING:
+        return fmt_spec(point, fmt)
     return fmt_interval(point, low, high, fmt)
 
 
 def _turning(row: pd.Series) -> str:
     fmt = ".0f"
     prefix = "rank " if row["basis"] == "natural_rank" else ""
-    if _num(row["turning_point"]) == "–":
+    if fmt_spec(row["turning_point"]) == MISSING:
         return "–"
-    if row["tp_low"] == row["tp_high"] or _num(row["tp_low"]) == "–":
-        return prefix + _num(row["turning_point"], fmt)
+    if row["tp_low"] == row["tp_high"] or fmt_spec(row["tp_low"]) == MISSING:
+        return prefix + fmt_spec(row["turning_point"], fmt)
     return (
-        f"{prefix}{_num(row['turning_point'], fmt)} "
-        f"[{_num(row['tp_low'], fmt)}, {_num(row['tp_high'], fmt)}]"
+        f"{prefix}{fmt_spec(row['turning_point'], fmt)} "
+        f"[{fmt_spec(row['tp_low'], fmt)}, {fmt_spec(row['tp_high'], fmt)}]"
     )
 
 
@@ -180,9 +175,9 @@ def verdict_table(result: Analysis, *, single_points: bool = False) -> Table:
             "metric": str(row["metric_name"]),
             "verdict": f"[{_VERDICT_STYLE.get(verdict, '')}]{verdict}[/]",
             "slope [95% CI]": _interval(row["slope"], row["slope_low"], row["slope_high"], "+.3f"),
-            "ρ": _num(row["rho"], "+.2f"), "p adj": _num(row["p_adjusted"], ".2g"),
+            "ρ": fmt_spec(row["rho"], "+.2f"), "p adj": fmt_spec(row["p_adjusted"], ".2g"),
             "turning point [CI]": _turning(row),
-            "best → worst": f"{_num(row['best_metric'])} → {_num(row['worst_metric'])}",
+            "best → worst": f"{fmt_spec(row['best_metric'])} → {fmt_spec(row['worst_metric'])}",
         }  # fmt: skip
         table.add_row(*(cells[c] for c in columns))
     from overthink.report.tables import polarity_notes
@@ -201,7 +196,7 @@ def cheapest_table(result: Analysis) -> Table:
     for _, row in result.cheapest.iterrows():
         table.add_row(
             str(row["task"]), str(row["label"]),
-            _interval(row["metric"], row["ci_low"], row["ci_high"]), _num(row["cost"], ".4g"),
+            _interval(row["metric"], row["ci_low"], row["ci_high"]), fmt_spec(row["cost"], ".4g"),
             str(row["criterion"]),
         )  # fmt: skip
     return table
@@ -224,7 +219,7 @@ def drift_table(result: Analysis) -> Table | None:
     for feat in features:
         short = feat.removesuffix("_hours").removesuffix("_level").replace("physical_", "")
         table.add_column(
-            f"{short}\n(true {_num(truth[feat], '+.2f')})", justify="right", overflow="fold"
+            f"{short}\n(true {fmt_spec(truth[feat], '+.2f')})", justify="right", overflow="fold"
         )
     table.add_column("n", justify="right")
     keys = ["task", "model", "budget_mode", "budget_tokens"]
@@ -232,7 +227,7 @@ def drift_table(result: Analysis) -> Table | None:
         weights = rows.set_index("feature")["pred_weight"]
         table.add_row(
             escape(str(key[0])), escape(str(key[1])), f"{key[2]}:{key[3]}",
-            *(_num(weights.get(f), "+.2f") for f in features), str(int(rows["n"].iloc[0])),
+            *(fmt_spec(weights.get(f), "+.2f") for f in features), str(int(rows["n"].iloc[0])),
         )  # fmt: skip
     return table
 
@@ -373,14 +368,6 @@ def print_apply_summary(summary: ApplySummary, console: Console) -> None:
 # --- the controlled-vs-natural A/B and the conclusion (run, analyze) ---
 
 
-def _ab_num(value: Any, spec: str) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    return format(number, spec) if math.isfinite(number) else "–"
-
-
 def ab_table(result: Analysis) -> Table | None:
     """Natural vs controlled at matched length and at each budget (pooled levels)."""
     ab = result.ab
@@ -394,17 +381,15 @@ def ab_table(result: Analysis) -> Table | None:
         table.add_column(col, overflow="fold")
     for _, row in pooled.iterrows():
         matched = row["comparison"] == "matched"
-        at = "matched length" if matched else f"budget {_ab_num(row['budget_tokens'], '.0f')}"
-        diff = (
-            f"{_ab_num(row['diff'], '+.3f')} [{_ab_num(row['diff_low'], '+.3f')}, "
-            f"{_ab_num(row['diff_high'], '+.3f')}]"
-        )
+        at = "matched length" if matched else f"budget {fmt_spec(row['budget_tokens'], '.0f')}"
+        diff = fmt_interval(row["diff"], row["diff_low"], row["diff_high"], "+.3f")
         natural = (
-            f"{_ab_num(row['natural_metric'], '.3f')} ({_ab_num(row['natural_tokens'], '.0f')} tok)"
+            f"{fmt_spec(row['natural_metric'], '.3f')} "
+            f"({fmt_spec(row['natural_tokens'], '.0f')} tok)"
         )
         ctrl = (
-            f"{_ab_num(row['controlled_metric'], '.3f')} "
-            f"({_ab_num(row['controlled_tokens'], '.0f')})"
+            f"{fmt_spec(row['controlled_metric'], '.3f')} "
+            f"({fmt_spec(row['controlled_tokens'], '.0f')})"
         )
         table.add_row(
             escape(str(row["task"])), escape(str(row["model"])), str(row["controlled_mode"]), at,
