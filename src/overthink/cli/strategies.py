@@ -29,21 +29,18 @@ from overthink.strategies import (
     apply_to_store,
     combine,
     default_strategies,
+    get_strategy,
     make_verifiers,
     parse_strategies,
     parse_verifiers,
     split_label,
+    strategy_names,
+    verifier_class,
+    verifier_names,
 )
 
-__all__ = ["POOL_ESTIMATOR", "missing_strategy_records", "pool_tables", "print_summary", "verify"]
+__all__ = ["missing_strategy_records", "pool_tables", "print_summary", "verify"]
 
-POOL_ESTIMATOR: dict[str, str | None] = {
-    "first": None,
-    "majority": "maj@k",
-    "best_of_n": "best_of_k",
-    "weighted": "weighted@k",
-}
-"""The pool estimator (every k ≤ N) that matches each strategy (applied at k = N)."""
 # More k columns than this and only powers of two (and N) are shown.
 _MAX_K_COLUMNS = 6
 
@@ -79,7 +76,8 @@ def pool_tables(result: Analysis, strategies: Sequence[str]) -> list[Table]:
         budgets = sorted({(str(m), int(b)) for m, b in cells_of})
         single = sub[(sub["estimator"] == "maj@k") & (sub["k"] == 1)]
         for name in strategies:
-            estimator = POOL_ESTIMATOR[name]
+            # The pool estimator (every k ≤ N) matching the strategy (applied at k = N).
+            estimator = get_strategy(name).pool_estimator
             curve = sub[sub["estimator"] == estimator] if estimator else sub.iloc[0:0]
             own = _own_records(front, str(task), str(model), name)
             ks = _ks([1, *curve["k"].astype(int)])
@@ -214,13 +212,13 @@ def verify(
     run_dir: Annotated[Path, typer.Argument(help="Run folder (the one holding store.sqlite).")],
     verifier: Annotated[
         str | None,
-        typer.Option("--verifier", "-V", help="Comma list: rubric, judge, self_consistency."),
+        typer.Option("--verifier", "-V", help=f"Comma list: {', '.join(verifier_names())}."),
     ] = None,
     strategy: Annotated[
         str | None,
         typer.Option(
             "--strategy",
-            help="Comma list: first, majority, best_of_n, weighted (default: all that apply).",
+            help=f"Comma list: {', '.join(strategy_names())} (default: all that apply).",
         ),
     ] = None,
     judge_model: Annotated[
@@ -251,7 +249,7 @@ def verify(
 
     async def go() -> ApplySummary:
         judge = None
-        if "judge" in verifiers:
+        if any(verifier_class(v).needs_engine for v in verifiers):
             judge = make_engine(
                 judge_model, EngineOptions(base_url=base_url, concurrency=concurrency)
             )

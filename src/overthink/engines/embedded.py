@@ -233,6 +233,7 @@ class EmbeddedEngine(OpenAICompatEngine):
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
         )
+        self.concurrency_from = self.slots_from
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -73,7 +73,9 @@ class ExperimentConfig(BaseModel):
     tasks: list[TaskSpec] = Field(default_factory=lambda: [TaskSpec(name="misleading_math")])
     """Tasks to run (a bare string is a task name with default knob levels)."""
     models: list[str] = Field(default_factory=lambda: ["embedded"])
-    """``embedded``, ``llamacpp/<file.gguf>`` or ``openai-api/<model>`` (with base_url)."""
+    """Model names, ``<provider>/<model>`` or a bare provider name (``embedded``); the
+    accepted providers are the registry's (``overthink.engines.registry.providers()``,
+    listed by ``overthink run --help`` and in unknown-model errors)."""
     base_url: str | list[str] | None = None
     """OpenAI-compatible server for ``openai-api/`` models, e.g. ``http://host:8000/v1``; a
     list is a fleet of endpoints serving the same model (calls spread, groups kept on one)."""

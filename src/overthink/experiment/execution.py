@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from overthink.core import Record, Trial
 from overthink.engines.base import Engine
+from overthink.engines.pool import EndpointPool
 from overthink.engines.session import group_session
 from overthink.experiment.plan import Plan
 from overthink.experiment.runner import RunStats, run_plan
@@ -125,9 +126,9 @@ class LocalExecutor:
     async def run(self, job: RunJob) -> RunStats:
         self._engines = job.engines
         for engine in job.engines.values():
-            if hasattr(engine, "notify") and job.notify is not None:
+            if isinstance(engine, EndpointPool) and job.notify is not None:
                 engine.notify = job.notify
-                for line in getattr(engine, "pending_notices", []):
+                for line in engine.pending_notices:
                     job.notify(line)  # e.g. an endpoint already down at the health check
         on_record = job.on_record
 
@@ -151,9 +152,8 @@ class LocalExecutor:
     def rows(self) -> list[WorkerRow]:
         rows: list[WorkerRow] = []
         for model, engine in self._engines.items():
-            endpoint_rows = getattr(engine, "rows", None)
-            if callable(endpoint_rows):
-                for r in endpoint_rows():
+            if isinstance(engine, EndpointPool):
+                for r in engine.rows():
                     rows.append(
                         WorkerRow(
                             f"{model} @ {r['endpoint']}",

@@ -342,7 +342,7 @@ async def verify_arms(ctx: RunContext, options: MitigateOptions) -> list[Arm]:
     N samples are generated (temperature ``verify_temperature``) and scored by the run's
     verifiers plus ``options.verifiers`` (rubric when there are none).
     """
-    from overthink.strategies.verifiers import make_verifiers
+    from overthink.strategies.verifiers import make_verifiers, parse_verifiers, verifier_class
 
     n = options.verify_n
     trials: list[Trial] = []
@@ -368,7 +368,8 @@ async def verify_arms(ctx: RunContext, options: MitigateOptions) -> list[Arm]:
     before = ctx.generated, ctx.reused
     samples = await ctx.run_trials(trials, produce, concurrency=options.concurrency)
     names = list(ctx.config.verifiers) or ["rubric"]
-    judge = await ctx.engine() if "judge" in names else None
+    needs_engine = any(verifier_class(v).needs_engine for v in parse_verifiers(names))
+    judge = await ctx.engine() if needs_engine else None
     verifiers = [*make_verifiers(names, judge_engine=judge), *options.verifiers]
     scored, report = await verify_records(samples, verifiers, concurrency=options.concurrency)
     groups: dict[str, list[Record]] = {}

@@ -11,15 +11,15 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from overthink.core import AnswerKind, Record
 from overthink.errors import ConfigError
 from overthink.tasks.extract import normalise, parse_number
 
 __all__ = [
-    "NEEDS_VERIFIER",
-    "STRATEGY_NAMES",
     "GroupKey",
+    "StrategyName",
     "answer_key",
     "group_records",
     "parse_names",
@@ -27,10 +27,19 @@ __all__ = [
     "strategy_label",
 ]
 
-STRATEGY_NAMES = ("first", "majority", "best_of_n", "weighted")
-"""Every strategy, in the order they are applied and reported."""
-NEEDS_VERIFIER = frozenset({"best_of_n", "weighted"})
-"""Strategies that rank samples by their verifier scores."""
+
+class StrategyName(StrEnum):
+    """The built-in strategies (str-valued: records store the plain name).
+
+    The registry (:mod:`overthink.strategies.registry`) is the open list: plugins add
+    names beyond these.
+    """
+
+    FIRST = "first"
+    MAJORITY = "majority"
+    BEST_OF_N = "best_of_n"
+    WEIGHTED = "weighted"
+
 
 _NUMERIC_KINDS = frozenset({AnswerKind.NUMERIC.value, AnswerKind.REGRESSION.value})
 _LABEL = re.compile(r"^(?P<name>[a-z_]+)@(?P<n>\d+)$")

@@ -38,7 +38,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from overthink.core import Record, canonical_json
-from overthink.strategies.base import NEEDS_VERIFIER, answer_key, strategy_label
+from overthink.strategies.base import answer_key, strategy_label
+from overthink.strategies.registry import get_strategy
 from overthink.strategies.vote import Choice
 
 __all__ = ["strategy_record", "strategy_trial_id", "verifier_cost"]
@@ -94,7 +95,7 @@ def strategy_record(group: Sequence[Record], name: str, choice: Choice) -> Recor
         "errored_members": sum(r.error is not None for r in group),
     }
     judge = [0, 0, 0.0]
-    if name in NEEDS_VERIFIER:
+    if get_strategy(name).needs_verifier:
         for r in group:
             p, c, t = verifier_cost(r)
             judge[0] += p

@@ -17,10 +17,12 @@ from typing import ClassVar
 from overthink.core import Record
 from overthink.strategies.base import answer_key
 from overthink.strategies.verifiers.base import Verdict, Verifier, VerifierError
+from overthink.strategies.verifiers.registry import register_verifier
 
 __all__ = ["SelfConsistencyVerifier"]
 
 
+@register_verifier
 class SelfConsistencyVerifier(Verifier):
     """Agreement of a sample's answer with the group's other samples."""
 
