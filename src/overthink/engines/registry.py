@@ -2,7 +2,8 @@
 
 Each provider registers itself with the :func:`provider` decorator (like inspect_ai's
 ``@modelapi``) on a factory ``(model name, text after the slash, options) → Engine``.
-The built-in providers live in :mod:`overthink.engines.providers`, which imports their
+The built-in providers live in :mod:`overthink.engines.providers` (listed by
+:mod:`overthink.engines.builtin`), which imports their
 engine modules lazily so that ``--help`` and validation stay fast; third-party packages
 add theirs through the ``overthink.engines`` entry-point group. Names in errors
 ("accepted: …") and help texts come from here.
@@ -140,7 +141,7 @@ def provider(
 
 def providers() -> list[Provider]:
     """Every registered provider, built-ins first (in registration order)."""
-    import overthink.engines.providers  # noqa: F401 - registers the built-ins
+    import overthink.engines.builtin  # noqa: F401 - registers the built-ins
 
     load_group("overthink.engines")
     return list(_PROVIDERS.values())

@@ -4,7 +4,7 @@ A strategy is a pure chooser over one question's N samples plus the facts the re
 the tool needs about it: whether it ranks samples by verifier scores (then it is skipped
 without a verifier, and charged the judge's tokens) and which pool estimator of the
 analysis values it at every k ≤ N. The built-in strategies register themselves in
-:mod:`overthink.strategies.vote`; installed packages add theirs through the
+:mod:`overthink.strategies.vote` (listed by :mod:`overthink.strategies.builtin`); installed packages add theirs through the
 ``overthink.strategies`` entry-point group.
 """
 
@@ -67,7 +67,7 @@ def register_strategy(strategy: Strategy) -> Strategy:
 
 def strategies() -> list[Strategy]:
     """Every strategy, in the order they are applied and reported (built-ins first)."""
-    import overthink.strategies.vote  # noqa: F401 - registers the built-ins
+    import overthink.strategies.builtin  # noqa: F401 - registers the built-ins
 
     load_group("overthink.strategies", _accept_plugin)
     return list(_STRATEGIES.values())
