@@ -4,8 +4,8 @@ A strategy is a pure chooser over one question's N samples plus the facts the re
 the tool needs about it: whether it ranks samples by verifier scores (then it is skipped
 without a verifier, and charged the judge's tokens) and which pool estimator of the
 analysis values it at every k ≤ N. The built-in strategies register themselves in
-:mod:`overthink.strategies.vote` (listed by :mod:`overthink.strategies.builtin`); installed packages add theirs through the
-``overthink.strategies`` entry-point group.
+:mod:`overthink.strategies.vote` (listed by :mod:`overthink.strategies.builtin`);
+installed packages add theirs through the ``overthink.strategies`` entry-point group.
 """
 
 from __future__ import annotations
