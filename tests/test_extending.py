@@ -188,7 +188,7 @@ def test_bad_task_file_is_one_line_and_exit_2(
     assert not (tmp_path / "out").exists()
 
 
-_USER_FILE = '''
+_USER_FILE = """
 from typing import Any
 
 from overthink.core import Sample
@@ -204,7 +204,7 @@ class Mine(Task):
 
 
 helper = 3
-'''
+"""
 
 
 def test_a_broken_plugin_is_one_line_and_the_others_still_load(
