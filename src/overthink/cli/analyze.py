@@ -33,7 +33,7 @@ from overthink.cli.conclusion import ab_table, print_conclusion
 from overthink.cli.strategies import missing_strategy_records, pool_tables
 from overthink.errors import ConfigError
 from overthink.experiment.store import STORE_FILE, Store, skipping_bad_rows
-from overthink.strategies import parse_strategies
+from overthink.strategies import parse_strategies, strategy_names
 
 __all__ = ["ANALYSIS_DIR", "analyze", "load_prices", "load_shapes", "verdict_table"]
 
@@ -299,7 +299,7 @@ def analyze(
         str | None,
         typer.Option(
             "--strategy",
-            help="Show pool curves of these strategies (first, majority, best_of_n, weighted) "
+            help=f"Show pool curves of these strategies ({', '.join(strategy_names())}) "
             "next to the single-sample ones; computed in memory if the run has no records.",
         ),
     ] = None,

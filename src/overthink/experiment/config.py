@@ -122,10 +122,11 @@ class ExperimentConfig(BaseModel):
     report: bool = True
     """Write report.html at the end of the run."""
     verifiers: list[str] = Field(default_factory=list)
-    """Verifiers scoring every sample after generation: rubric, judge, self_consistency."""
+    """Verifiers scoring every sample after generation, by registered name (``rubric``,
+    ``judge``, ``self_consistency`` and any plugin's; see ``verifier_names()``)."""
     strategies: list[str] | None = None
-    """Strategies over each question's N samples: first, majority, best_of_n, weighted
-    (default: every one that applies; best_of_n and weighted need a verifier)."""
+    """Strategies over each question's N samples, by registered name (``strategy_names()``;
+    default: every one that applies — those that need a verifier only with one)."""
     judge_model: str = "embedded"
     """Model of the judge verifier (any name ``models`` accepts)."""
     judge_max_tokens: int = Field(default=24, ge=1)

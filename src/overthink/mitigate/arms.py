@@ -26,7 +26,7 @@ from overthink.mitigate.prompts import PROMPT_MITIGATIONS, prompt_system
 from overthink.mitigate.router import RouterPolicy, learn_router, proxy_value
 from overthink.reasoning.forcing import thinking_prefix
 from overthink.reasoning.generate import THINK_FIRST, Generation, answer_forced, build_messages
-from overthink.strategies.base import answer_key
+from overthink.strategies.base import StrategyName, answer_key
 from overthink.strategies.records import strategy_record
 from overthink.strategies.verifiers.base import Verifier
 from overthink.strategies.verify import verify_records
@@ -376,7 +376,7 @@ async def verify_arms(ctx: RunContext, options: MitigateOptions) -> list[Arm]:
     for r in scored:
         groups.setdefault(f"{r.task}/{r.sample_id}", []).append(r)
     arms = []
-    for strategy in ("majority", "best_of_n", "weighted"):
+    for strategy in (StrategyName.MAJORITY, StrategyName.BEST_OF_N, StrategyName.WEIGHTED):
         out = []
         for members in groups.values():
             members.sort(key=lambda r: r.sample_index)

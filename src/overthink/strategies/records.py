@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from overthink.core import Record, canonical_json
-from overthink.strategies.base import answer_key, strategy_label
+from overthink.strategies.base import StrategyName, answer_key, strategy_label
 from overthink.strategies.registry import get_strategy
 from overthink.strategies.vote import Choice
 
@@ -157,7 +157,7 @@ def _tied_score(group: Sequence[Record], name: str, choice: Choice) -> float | N
     """Mean score over the tied classes (votes) or tied samples (best_of_n)."""
     scores: list[float] = []
     for tied in choice.tied:
-        if name == "best_of_n" and choice.fallback is None:
+        if name == StrategyName.BEST_OF_N and choice.fallback is None:
             members = [r for r in group if str(r.sample_index) == tied and r.error is None]
         else:
             members = [
