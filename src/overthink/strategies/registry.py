@@ -10,6 +10,7 @@ installed packages add theirs through the ``overthink.strategies`` entry-point g
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -54,10 +55,14 @@ class Strategy:
 
 
 _STRATEGIES: dict[str, Strategy] = {}
+_NAME = re.compile(r"[a-z_]+")
 
 
 def register_strategy(strategy: Strategy) -> Strategy:
     """Make ``strategy`` selectable by its name (``--strategy``, configs, ``verify``)."""
+    if not _NAME.fullmatch(strategy.name):
+        # Records are labelled "<name>@<N>" and parsed back by that shape.
+        raise ValueError(f"strategy name {strategy.name!r}: use lower-case letters and _")
     seen = _STRATEGIES.get(strategy.name)
     if seen is not None and seen != strategy:
         raise ValueError(f"strategy {strategy.name!r} registered twice")
