@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 from overthink.core import Record, Trial
 from overthink.engines.base import Engine
-from overthink.engines.pool import EndpointPool
 from overthink.engines.session import group_session
 from overthink.experiment.plan import Plan
 from overthink.experiment.runner import RunStats, run_plan
@@ -124,6 +123,8 @@ class LocalExecutor:
         self._counts: dict[str, WorkerRow] = {}
 
     async def run(self, job: RunJob) -> RunStats:
+        from overthink.engines.pool import EndpointPool  # its HTTP client: not for --help
+
         self._engines = job.engines
         for engine in job.engines.values():
             if isinstance(engine, EndpointPool) and job.notify is not None:
@@ -151,6 +152,8 @@ class LocalExecutor:
 
     def rows(self) -> list[WorkerRow]:
         rows: list[WorkerRow] = []
+        from overthink.engines.pool import EndpointPool
+
         for model, engine in self._engines.items():
             if isinstance(engine, EndpointPool):
                 for r in engine.rows():
