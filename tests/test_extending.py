@@ -15,6 +15,7 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -45,7 +46,7 @@ def registries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Whatever a test registers is gone afterwards (the registries are process-wide)."""
     # Fill the built-ins first, so the snapshot holds them.
     task_names(), engine_registry.providers(), verifier_names(), strategy_names()
-    saved = [
+    saved: list[tuple[dict[str, Any], dict[str, Any]]] = [
         (task_registry._REGISTRY, dict(task_registry._REGISTRY)),
         (task_registry._FILE_TASKS, dict(task_registry._FILE_TASKS)),
         (engine_registry._PROVIDERS, dict(engine_registry._PROVIDERS)),
@@ -56,7 +57,7 @@ def registries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     for live, copy in saved:
         live.clear()
-        live.update(copy)  # type: ignore[attr-defined]
+        live.update(copy)
     for name in set(sys.modules) - modules:
         if name.startswith(("ot_doc_ext", "ot_plugin")):
             del sys.modules[name]
@@ -263,3 +264,43 @@ def test_a_broken_plugin_is_one_line_and_the_others_still_load(
     # Reported once: the registries do not retry (and re-print) on every lookup.
     task_names(), verifier_names()
     assert capsys.readouterr().err == ""
+
+
+def test_closed_vocabularies_are_str_enums_that_store_as_plain_names() -> None:
+    import json
+
+    from overthink.analysis.verdict import VerdictName
+    from overthink.strategies import StrategyName, get_strategy, strategy_label
+
+    assert json.dumps([StrategyName.MAJORITY, VerdictName.INVERSE]) == '["majority", "inverse"]'
+    assert strategy_label(StrategyName.BEST_OF_N, 8) == "best_of_n@8"
+    assert tuple(StrategyName) == tuple(get_strategy(n).name for n in StrategyName)
+    assert type(get_strategy(StrategyName.WEIGHTED).name) is str
+    assert get_strategy("majority").pool_estimator == "maj@k"
+    assert get_strategy("weighted").needs_verifier and not get_strategy("first").needs_verifier
+
+
+def test_optional_abilities_are_declared_on_the_base_classes(tmp_path: Path) -> None:
+    from overthink.engines.base import Engine
+
+    # Generated tasks have no limit; a file holds what it holds.
+    assert get_task("misleading_math").available is None
+    data = tmp_path / "two.jsonl"
+    data.write_text('{"prompt": "1+1?", "answer": "2"}\n{"prompt": "2+2?", "answer": "4"}\n')
+    assert get_task(f"jsonl:{data}").available == 2
+    # Engines: one request in flight and no server of their own unless they say so.
+
+    class Bare(Engine):
+        async def chat(self, messages: Any, **kwargs: Any) -> Any:
+            raise NotImplementedError
+
+    bare = Bare()
+    assert (bare.concurrency, bare.concurrency_from, bare.startup_s) == (1, "config", None)
+    # Tasks own their rubric and known weights.
+    from overthink.tasks.registry import known_weight_sets, task_rubric
+
+    assert [c.name for c in task_rubric("misleading_math")][:3] == [
+        "answer_present", "one_number", "count",
+    ]  # fmt: skip
+    assert task_rubric("jsonl:x") == ()
+    assert list(known_weight_sets()) == ["grades_regression"]
