@@ -72,9 +72,7 @@ def register_strategy(strategy: Strategy) -> Strategy:
 
 def strategies() -> list[Strategy]:
     """Every strategy, in the order they are applied and reported (built-ins first)."""
-    import overthink.strategies.builtin  # noqa: F401 - registers the built-ins
-
-    load_group("overthink.strategies", _accept_plugin)
+    _load()
     return list(_STRATEGIES.values())
 
 
@@ -85,10 +83,18 @@ def strategy_names() -> tuple[str, ...]:
 
 def get_strategy(name: str) -> Strategy:
     """The strategy ``name`` (ConfigError listing the accepted names otherwise)."""
-    for s in strategies():
-        if s.name == name:
-            return s
-    raise ConfigError(f"unknown strategy {name!r} (accepted: {', '.join(strategy_names())})")
+    _load()
+    found = _STRATEGIES.get(name)
+    if found is None:
+        accepted = ", ".join(strategy_names())
+        raise ConfigError(f"unknown strategy {name!r} (accepted: {accepted})")
+    return found
+
+
+def _load() -> None:
+    import overthink.strategies.builtin  # noqa: F401 - registers the built-ins
+
+    load_group("overthink.strategies", _accept_plugin)
 
 
 def _accept_plugin(_ep: object, loaded: object) -> None:
