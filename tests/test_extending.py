@@ -304,3 +304,37 @@ def test_optional_abilities_are_declared_on_the_base_classes(tmp_path: Path) -> 
     ]  # fmt: skip
     assert task_rubric("jsonl:x") == ()
     assert list(known_weight_sets()) == ["grades_regression"]
+
+
+def test_an_installed_package_shows_up_in_help_errors_and_listings(
+    registries: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The doc's examples as a package with entry points, seen by a fresh `overthink`."""
+    import os
+    import subprocess
+
+    _doc_examples(tmp_path, monkeypatch)
+    dist = tmp_path / "ot_doc_ext-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ot-doc-ext\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[overthink.tasks]\nsay = ot_doc_ext.say_number\n"
+        "[overthink.engines]\necho = ot_doc_ext.echo_engine\n"
+        "[overthink.verifiers]\nis_number = ot_doc_ext.is_number:IsNumberVerifier\n"
+        "[overthink.strategies]\nlast = ot_doc_ext.last_sample\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "COLUMNS": "250"}
+
+    def overthink(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "overthink", *args],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+        )  # fmt: skip
+
+    help_text = overthink("run", "--help").stdout
+    assert "anthropic/<model>, echo/<model>" in help_text
+    assert "rubric, judge, self_consistency, is_number" in help_text
+    assert "first, majority, best_of_n, weighted, last" in help_text
+    assert "say_number" in overthink("tasks").stdout
+    bad = overthink("run", "--model", "ecko/x", "--out", str(tmp_path / "out"))
+    assert bad.returncode == 2 and "echo/<model>" in bad.stderr
