@@ -154,6 +154,14 @@ def test_custom_task_file_runs_end_to_end_on_the_embedded_model(
         assert "count" in checks if r.answer else checks == {"answer_present": False}
 
 
+def _dist_info(site: Path, name: str, entry_points: str) -> None:
+    """An installed distribution ``name`` in ``site`` declaring ``entry_points``."""
+    dist = site / f"{name.replace('-', '_')}-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(entry_points)
+
+
 def _main(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.setattr(sys, "argv", ["overthink", *argv])
     with pytest.raises(SystemExit) as exit_info:
@@ -232,17 +240,16 @@ def test_a_broken_plugin_is_one_line_and_the_others_still_load(
         )
     )
     (site / "ot_plugin_bad.py").write_text("raise RuntimeError('boom at import')\n")
-    dist = site / "ot_plugins-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ot-plugins\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
+    _dist_info(
+        site,
+        "ot-plugins",
         "[overthink.tasks]\n"
         "good = ot_plugin_good:Mine\n"
         "broken = ot_plugin_bad\n"
         "[overthink.verifiers]\n"
         "good_verifier = ot_plugin_good:PluginVerifier\n"
         "[overthink.engines]\n"
-        "gone = ot_plugin_nowhere\n"
+        "gone = ot_plugin_nowhere\n",
     )
     monkeypatch.syspath_prepend(str(site))
     reset_plugins()
@@ -314,14 +321,13 @@ def test_an_installed_package_shows_up_in_help_errors_and_listings(
     import subprocess
 
     _doc_examples(tmp_path, monkeypatch)
-    dist = tmp_path / "ot_doc_ext-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ot-doc-ext\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
+    _dist_info(
+        tmp_path,
+        "ot-doc-ext",
         "[overthink.tasks]\nsay = ot_doc_ext.say_number\n"
         "[overthink.engines]\necho = ot_doc_ext.echo_engine\n"
         "[overthink.verifiers]\nis_number = ot_doc_ext.is_number:IsNumberVerifier\n"
-        "[overthink.strategies]\nlast = ot_doc_ext.last_sample\n"
+        "[overthink.strategies]\nlast = ot_doc_ext.last_sample\n",
     )
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "COLUMNS": "250"}
 

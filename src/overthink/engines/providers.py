@@ -7,8 +7,9 @@ that ``--help`` and name validation do not need.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from overthink.engines.base import Engine
 from overthink.engines.registry import (
@@ -18,6 +19,9 @@ from overthink.engines.registry import (
     provider,
 )
 from overthink.errors import ConfigError
+
+if TYPE_CHECKING:
+    from overthink.engines.openai_compat import OpenAICompatEngine
 
 __all__: list[str] = []
 
@@ -65,27 +69,38 @@ def _effort(options: EngineOptions) -> Any:
     return EffortBuckets(tuple(options.effort_edges), tuple(options.effort_levels))
 
 
-def _self_hosted_key() -> str:
-    # Self-hosted servers usually need no key; one is sent when set. Never OPENAI_API_KEY:
-    # a real OpenAI key must not travel to whatever --base-url points at.
-    return os.environ.get("OVERTHINK_API_KEY") or "none"
+def _self_hosted(
+    cls: type[OpenAICompatEngine],
+    name: str,
+    rest: str,
+    options: EngineOptions,
+    *,
+    native_style: str,
+    concurrency: int | None,
+) -> Engine:
+    """An engine for a server the user runs (``--base-url``), OpenAI-compatible."""
+    assert options.base_url is not None
+    return cls(
+        name,
+        rest,
+        options.base_url,
+        # Self-hosted servers usually need no key; one is sent when set. Never
+        # OPENAI_API_KEY: a real OpenAI key must not travel to whatever --base-url points at.
+        api_key=os.environ.get("OVERTHINK_API_KEY") or "none",
+        native_style=options.native_style or native_style,
+        effort=_effort(options),
+        markers=options.markers(),
+        **_common(options, concurrency),
+    )
 
 
 @provider("openai-api", needs_base_url=True)
 def _openai_api(name: str, rest: str, options: EngineOptions) -> Engine:
     from overthink.engines.openai_compat import OpenAICompatEngine
 
-    assert options.base_url is not None
-    return OpenAICompatEngine(
-        name,
-        rest,
-        options.base_url,
-        api_key=_self_hosted_key(),
-        native_style=options.native_style or "gemini",
-        effort=_effort(options),
-        markers=options.markers(),
-        # None: the engine asks the server's /props for its slot count in check().
-        **_common(options, None),
+    # No concurrency default: the engine asks the server's /props for its slot count.
+    return _self_hosted(
+        OpenAICompatEngine, name, rest, options, native_style="gemini", concurrency=None
     )
 
 
@@ -93,18 +108,29 @@ def _openai_api(name: str, rest: str, options: EngineOptions) -> Engine:
 def _vllm(name: str, rest: str, options: EngineOptions) -> Engine:
     from overthink.engines.vllm import VLLMEngine
 
-    assert options.base_url is not None
-    return VLLMEngine(
+    # vLLM batches up to its max_num_seqs (256 by default) and has no /props to ask:
+    # keep enough requests in flight to fill a batch.
+    return _self_hosted(
+        VLLMEngine, name, rest, options, native_style="vllm", concurrency=VLLM_CONCURRENCY
+    )
+
+
+def _hosted(
+    cls: Callable[..., Engine],
+    key_env: str,
+    name: str,
+    rest: str,
+    options: EngineOptions,
+    **extra: Any,
+) -> Engine:
+    """An engine for a hosted API: its key from ``key_env``, ``--base-url`` an override."""
+    return cls(
         name,
         rest,
-        options.base_url,
-        api_key=_self_hosted_key(),
-        effort=_effort(options),
-        markers=options.markers(),
-        native_style=options.native_style or "vllm",
-        # vLLM batches up to its max_num_seqs (256 by default) and has no /props to ask:
-        # keep enough requests in flight to fill a batch.
-        **_common(options, VLLM_CONCURRENCY),
+        api_key=os.environ[key_env],
+        base_url=options.base_url,
+        **extra,
+        **_common(options, DEFAULT_CONCURRENCY),
     )
 
 
@@ -112,24 +138,11 @@ def _vllm(name: str, rest: str, options: EngineOptions) -> Engine:
 def _openai(name: str, rest: str, options: EngineOptions) -> Engine:
     from overthink.engines.openai_platform import OpenAIEngine
 
-    return OpenAIEngine(
-        name,
-        rest,
-        api_key=os.environ["OPENAI_API_KEY"],
-        base_url=options.base_url,
-        effort=_effort(options),
-        **_common(options, DEFAULT_CONCURRENCY),
-    )
+    return _hosted(OpenAIEngine, "OPENAI_API_KEY", name, rest, options, effort=_effort(options))
 
 
 @provider("anthropic", api_key_env="ANTHROPIC_API_KEY")
 def _anthropic(name: str, rest: str, options: EngineOptions) -> Engine:
     from overthink.engines.anthropic_messages import AnthropicEngine
 
-    return AnthropicEngine(
-        name,
-        rest,
-        api_key=os.environ["ANTHROPIC_API_KEY"],
-        base_url=options.base_url,
-        **_common(options, DEFAULT_CONCURRENCY),
-    )
+    return _hosted(AnthropicEngine, "ANTHROPIC_API_KEY", name, rest, options)
