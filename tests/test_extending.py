@@ -216,6 +216,19 @@ helper = 3
 """
 
 
+def test_a_task_file_names_a_class_an_instance_a_function_or_a_task_name(
+    registries: None, tmp_path: Path
+) -> None:
+    path = tmp_path / "tasks.py"
+    extra = "\n\ndef factory() -> Mine:\n    return Mine()\n\n\nready = Mine()\n"
+    path.write_text(_USER_FILE + extra)
+    for attr in ("Mine", "mine", "factory", "ready"):
+        task = get_task(f"{path}@{attr}")
+        assert task.name == "mine" and task.samples(2, 0)[1].target == "2"
+    # The task's own name is what records carry; its rubric and class are found by it.
+    assert task_registry.task_class("mine") is type(task)
+
+
 def test_a_broken_plugin_is_one_line_and_the_others_still_load(
     registries: None,
     tmp_path: Path,
