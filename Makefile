@@ -21,8 +21,9 @@ run: $(STAMP)
 	$(BIN)/overthink run
 
 test: $(STAMP)
+	$(BIN)/lint-imports  # the layers contract in pyproject.toml (docs/design.md)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/mypy src/overthink
+	$(BIN)/mypy src/overthink tests benchmarks
 	$(BIN)/pytest -q -rs
 
 bench: $(STAMP)

@@ -28,7 +28,7 @@ import pandas as pd
 from overthink.analysis import analyze
 from overthink.analysis._blas import single_threaded_blas
 from overthink.analysis.stats import cluster_weights, percentile_ci, ratio
-from overthink.analysis.synthetic import synthetic_frame
+from overthink.testing.synthetic import synthetic_frame
 
 TARGET_SECONDS = 10.0
 TARGET_BYTES = 2 * 1024**3

@@ -2,7 +2,7 @@
 
 Each replication is one synthetic task (its own questions, its own resampling stream) with
 5 forced budgets, 2 knob levels that share their base items (``meta.question``), 4 samples
-per question and a per-question difficulty (``analysis.synthetic``). The truth of every
+per question and a per-question difficulty (``overthink.testing.synthetic``). The truth of every
 statistic is its value on one very large simulation of the same setting (20,000 base
 items), so it is the population value of exactly the estimator the analysis computes.
 
@@ -33,8 +33,8 @@ import pandas as pd
 from overthink.analysis import analyze
 from overthink.analysis.curves import group_curves
 from overthink.analysis.pipeline import _grouped
-from overthink.analysis.synthetic import synthetic_frame
 from overthink.analysis.verdict import verdicts
+from overthink.testing.synthetic import synthetic_frame
 
 BUDGETS = (256, 512, 1024, 2048, 4096)
 LEVELS = (0, 3)

@@ -22,7 +22,7 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "interop"))
+sys.path.insert(0, str(HERE.parent / "tests"))
 
 # Peak RSS is this process's VmHWM (reset at exec; ru_maxrss would carry the parent's).
 _CHILD = """
@@ -77,7 +77,7 @@ def main() -> None:
     base_n = max(n // 10, 1)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        from make_inspect_logs import make_logs
+        from interop.make_inspect_logs import make_logs
 
         t0 = time.perf_counter()
         template = make_logs(work / "template")["zstd"]

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from overthink.report import write_report
-from overthink.report._synthetic import write_synthetic_run
-from overthink.report.headless import INSTALL_HINT, chromium_path, headless_chromium
+from overthink.testing.browser import INSTALL_HINT, chromium_path, headless_chromium
+from overthink.testing.report_runs import write_synthetic_run
 
 SIZE_LIMIT = 20_000_000  # decimal MB: the stricter reading
 OPEN_LIMIT_S = 5.0

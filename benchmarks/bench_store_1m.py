@@ -46,8 +46,8 @@ def build(path: Path, questions: int) -> None:
     """Write the synthetic records into a real store (skipped when the file exists)."""
     import sqlite3
 
-    from overthink.analysis.synthetic import synthetic_frame
     from overthink.experiment.store import Store
+    from overthink.testing.synthetic import synthetic_frame
 
     if path.exists():
         return

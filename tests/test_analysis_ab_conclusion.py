@@ -1,6 +1,6 @@
 """The cube per budget mode, the controlled-vs-natural A/B and the plain-language conclusion.
 
-Every effect here is planted in a synthetic run with known truth (``analysis.synthetic``)
+Every effect here is planted in a synthetic run with known truth (``overthink.testing.synthetic``)
 and checked against a matching null, so a claim the tests do not support would fail.
 """
 
@@ -14,12 +14,13 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
+from frames import rows_of
 from overthink.analysis import analyze, records_frame
-from overthink.analysis.synthetic import synthetic_frame
 from overthink.cli import app
 from overthink.core import Record
 from overthink.experiment.store import Store
 from overthink.report import write_report
+from overthink.testing.synthetic import synthetic_frame
 
 
 def _with_natural_shift(df: pd.DataFrame, drop: float, seed: int) -> pd.DataFrame:
@@ -139,12 +140,12 @@ def test_conclusion_with_too_few_items_asks_for_more() -> None:
 def _natural_run(path: Path) -> Path:
     df = _with_natural_shift(synthetic_frame(natural=True, n_questions=24, n_samples=2,
                                              budgets=(64, 256), seed=59), 0.5, seed=2)  # fmt: skip
-    rows = df.drop(columns=["question", "failed", "parse_failure", "value", "valid",
-                            "total_tokens"]).to_dict("records")  # fmt: skip
+    rows = rows_of(df.drop(columns=["question", "failed", "parse_failure", "value", "valid",
+                                    "total_tokens"]))  # fmt: skip
     records = records_frame(rows)
     path.mkdir(parents=True)
     with Store.of_run(path, readonly=False) as store:
-        store.add_many(Record(**_record_fields(r)) for r in records.to_dict("records"))
+        store.add_many(Record(**_record_fields(r)) for r in rows_of(records))
     return path
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from overthink.cli.analyze import load_prices, load_shapes
+from overthink.analysis.cost import load_prices, load_shapes
 from overthink.cli.app import app
 from overthink.core import Record
 from overthink.errors import ConfigError

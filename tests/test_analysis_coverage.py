@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from overthink.analysis.pipeline import scaling_verdicts
-from overthink.analysis.synthetic import synthetic_frame
+from overthink.testing.synthetic import synthetic_frame
 
 TRUE_ACCURACY = 0.7
 

@@ -7,7 +7,7 @@ import pytest
 
 from overthink.analysis import analyze
 from overthink.analysis.cube import interaction_test
-from overthink.analysis.synthetic import synthetic_frame
+from overthink.testing.synthetic import synthetic_frame
 
 LEVELS = (0, 1, 3, 5)
 

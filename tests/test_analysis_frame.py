@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from frames import rows_of
 from overthink.analysis import load_run, records_frame
 from overthink.analysis.frame import RECORD_COLUMNS
 from overthink.core import Record
@@ -103,7 +104,7 @@ def test_load_run_errors_name_the_folder(tmp_path: Path) -> None:
 
 def test_frame_rows_round_trip() -> None:
     df = records_frame([_record(i) for i in range(4)])
-    again = records_frame(df.to_dict("records"))
+    again = records_frame(rows_of(df))
     pd_cols = [c for c in df.columns]
     assert list(again.columns) == pd_cols
     assert again["resolved"].tolist() == df["resolved"].tolist()

@@ -16,7 +16,7 @@ from overthink.analysis.cost import (
     shape_for,
 )
 from overthink.analysis.pareto import cheapest, mark_front
-from overthink.analysis.synthetic import synthetic_frame
+from overthink.testing.synthetic import synthetic_frame
 
 
 def test_dominance() -> None:

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from frames import rows_of
 from overthink.analysis import TABLES, analyze, records_frame
-from overthink.analysis.synthetic import synthetic_frame
 from overthink.core import Record
 from overthink.errors import ConfigError
 from overthink.experiment.store import Store
+from overthink.testing.synthetic import synthetic_frame
 
 CONTRACT = {
     "curves": "task model budget_mode knob level budget_tokens x_tokens metric_name "
@@ -42,8 +43,8 @@ def frame() -> pd.DataFrame:
     # A few trials failed outright: they must be counted, not scored.
     failed = df.index[:7]
     df.loc[failed, "error"] = "timeout"
-    return records_frame(df.drop(columns=["question", "failed", "parse_failure", "value",
-                                          "valid", "total_tokens"]).to_dict("records"))  # fmt: skip
+    return records_frame(rows_of(df.drop(columns=["question", "failed", "parse_failure", "value",
+                                                  "valid", "total_tokens"])))  # fmt: skip
 
 
 def test_every_table_has_the_contract_columns(frame: pd.DataFrame) -> None:

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import Counter
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from frames import number_at
 from overthink.analysis import analyze, records_frame
 from overthink.analysis.pools import canonical_answers, expected_best, order_weights
 
 ANSWERS = ["2", "2.0", "3", "4", None, "<answer>2</answer>"]
 
 
-def _frame(questions: list[list[tuple[str | None, float]]], *, budget: int = 512) -> pd.DataFrame:
+def _frame(
+    questions: Sequence[Sequence[tuple[str | None, float]]], *, budget: int = 512
+) -> pd.DataFrame:
     """Records for one task/budget: per question a list of (answer, verifier score)."""
     rows = []
     for qi, samples in enumerate(questions):
@@ -70,10 +75,10 @@ def _brute(samples: list[tuple[str | None, float]], k: int, how: str) -> float:
                 float(np.mean([c for c, (_, v) in zip(correct, subset, strict=True) if v == top]))
             )
         else:
-            tally: Counter[float] = Counter()
+            tally: defaultdict[float, float] = defaultdict(float)
             for a, v in subset:
-                if _key(a) is not None:
-                    tally[_key(a)] += 1.0 if how == "maj" else v  # type: ignore[index]
+                if (key := _key(a)) is not None:
+                    tally[key] += 1.0 if how == "maj" else v
             if not tally:
                 vals.append(0.0)  # nobody answered: the pool abstains (wrong)
                 continue
@@ -141,10 +146,10 @@ def test_large_pools_fall_back_to_random_subsets() -> None:
 
 
 def test_answers_vote_after_normalisation() -> None:
-    codes = canonical_answers(np.array(["2", "2.0", " 2 ", "3", None], dtype=object), True)
+    codes = canonical_answers(np.array(["2", "2.0", " 2 ", "3", None], dtype=object), "numeric")
     assert codes[0] == codes[1] == codes[2] != codes[3]
     assert codes[4] == -1
-    text = canonical_answers(np.array(["Paris", "paris.", "Rome"], dtype=object), False)
+    text = canonical_answers(np.array(["Paris", "paris.", "Rome"], dtype=object), "exact")
     assert text[0] == text[1] != text[2]
 
 
@@ -160,7 +165,7 @@ def test_pool_costs_scale_with_k() -> None:
 
 
 def test_pools_have_intervals_and_levels() -> None:
-    from overthink.analysis.synthetic import synthetic_frame
+    from overthink.testing.synthetic import synthetic_frame
 
     df = synthetic_frame(levels=(0, 3), n_questions=30, n_samples=4, verifier=True, seed=3)
     pools = analyze(df, n_boot=200).pools
@@ -176,7 +181,7 @@ def test_pools_have_intervals_and_levels() -> None:
 def test_error_metric_pools_never_score_a_silent_pool_as_perfect() -> None:
     # Regression: errors 10-12, a judge that scored every sample 0, and one question
     # where one of the three samples gave no answer.
-    rows = []
+    rows: list[dict[str, Any]] = []
     for q in range(4):
         for s in range(3):
             answer = None if (q == 0 and s == 0) else str(20 + q + s)
@@ -201,4 +206,4 @@ def test_error_metric_pools_never_score_a_silent_pool_as_perfect() -> None:
     # Zero verifier weight everywhere: the vote falls back to the answered samples, so its
     # error is in the range of real errors, never the 0.0 of a perfect prediction.
     for k in (1, 2, 3):
-        assert min(errors) <= weighted.loc[k, "metric"] <= max(errors)
+        assert min(errors) <= number_at(weighted, k, "metric") <= max(errors)

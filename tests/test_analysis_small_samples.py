@@ -21,8 +21,8 @@ from overthink.analysis.stats import (
     cluster_rank_test,
     proportion_ci,
 )
-from overthink.analysis.synthetic import synthetic_frame
 from overthink.core import Record
+from overthink.testing.synthetic import synthetic_frame
 
 
 def _identical_items(n_items: int, flipped: int = 0) -> pd.DataFrame:

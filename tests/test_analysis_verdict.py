@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from overthink.analysis.pipeline import scaling_verdicts
-from overthink.analysis.synthetic import synthetic_frame
+from overthink.testing.synthetic import synthetic_frame
 
 BUDGETS = (256, 512, 1024, 2048, 4096)
 

@@ -116,8 +116,12 @@ def test_prefix_shared_sweep_equals_separate_runs(
     assert shared_stats.generated_tokens < separate_stats.generated_tokens
 
 
-def test_export_prints_the_public_fields(embedded_server: EmbeddedServer, tmp_path: Path) -> None:
-    run_experiment(tmp_path / "r", budgets="4", **SMALL)
+def test_export_prints_the_public_fields(tmp_path: Path) -> None:
+    # Export logic only: a scripted fake engine stands in for the model.
+    from overthink.testing import FakeEngine
+    from overthink.testing import run_experiment as run_on
+
+    run_on({"out": str(tmp_path / "r"), "report": False, "budgets": "4", **SMALL}, FakeEngine())
     proc = subprocess.run(
         [sys.executable, "-m", "overthink", "export", str(tmp_path / "r"), "--format", "jsonl"],
         capture_output=True, text=True, check=True, timeout=60,

@@ -19,10 +19,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from overthink.errors import EngineUnavailable
-from overthink.executors.batch import BatchExecutor, batch_file_lines
+from overthink.executors.batch import BatchExecutor
 from overthink.experiment.config import load_config
 from overthink.experiment.session import execute, prepare_run
 from overthink.experiment.store import Store
+from overthink.testing.batch import batch_file_lines
 
 
 def answer_for(prompt: str) -> str:

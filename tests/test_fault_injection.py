@@ -28,6 +28,7 @@ from overthink.engines.embedded import EmbeddedServer
 from overthink.errors import OverthinkError
 from overthink.experiment.config import load_config
 from overthink.experiment.lock import RunLocked
+from overthink.experiment.runner import RunStats
 from overthink.experiment.session import execute, prepare_run
 from overthink.experiment.store import Store
 
@@ -205,10 +206,10 @@ def test_a_second_run_on_the_same_folder_stops_or_waits(upstream: str, tmp_path:
             {"out": str(run), "report": False, "base_url": proxy.url, "budgets": "none",
              "samples": 3, "concurrency": 1, **BASE},
         )  # fmt: skip
-        first: dict[str, object] = {}
+        first: dict[str, RunStats] = {}
 
         def run_first() -> None:
-            async def go() -> object:
+            async def go() -> RunStats:
                 return await execute(await prepare_run(cfg))
 
             first["stats"] = asyncio.run(go())
@@ -219,15 +220,15 @@ def test_a_second_run_on_the_same_folder_stops_or_waits(upstream: str, tmp_path:
         while not (run / "store.sqlite").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
 
-        async def second(wait: bool) -> object:
+        async def second(wait: bool) -> RunStats:
             return await execute(await prepare_run(cfg, wait=wait))
 
         with pytest.raises(RunLocked, match=r"is in use by pid \d+"):
             asyncio.run(second(wait=False))
         stats = asyncio.run(second(wait=True))  # waits for the first, then resumes
         thread.join(120)
-    assert stats.done == 0 and stats.skipped == 3  # type: ignore[attr-defined]
-    assert first["stats"].done == 3  # type: ignore[attr-defined]
+    assert stats.done == 0 and stats.skipped == 3
+    assert first["stats"].done == 3
     with Store.of_run(run) as store:
         assert store.count() == 3
     assert isinstance(RunLocked("x"), OverthinkError)

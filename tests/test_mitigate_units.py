@@ -28,8 +28,8 @@ from overthink.mitigate.prm import PRMVerifier, aggregate, split_steps
 from overthink.mitigate.router import RouterPolicy, learn_router
 from overthink.proxy.policy import load_policy, parse_policy
 from overthink.proxy.requests import BadRequest, parse_request
-from overthink.proxy.server import serve_in_thread
 from overthink.tasks import get_task
+from overthink.testing.servers import serve_in_thread
 
 
 def _arm(values: list[float], tokens: list[float], clusters: list[str]) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from overthink.monitor.deploy import alert_rules, grafana_dashboard
 from overthink.monitor.engine import Monitor, MonitorConfig
 from overthink.monitor.otlp import otlp_line_items
 from overthink.monitor.server import create_app
-from overthink.monitor.synthetic import step_effect, synthetic_events
+from overthink.testing.traffic import step_effect, synthetic_events
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "monitor" / "stream.jsonl.gz"
@@ -533,7 +533,7 @@ def test_slope_change_detector_flags_a_turn_to_negative() -> None:
 
 def test_otel_metrics_export_reads_the_monitor() -> None:
     from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 
     from overthink.monitor.otel_metrics import instrument
 
@@ -547,13 +547,14 @@ def test_otel_metrics_export_reads_the_monitor() -> None:
     instrument(monitor, MeterProvider(metric_readers=[reader]))
     data = reader.get_metrics_data()
     assert data is not None
-    points = {
-        (m.name, tuple(sorted(p.attributes.items()))): p.value
-        for rm in data.resource_metrics
-        for sm in rm.scope_metrics
-        for m in sm.metrics
-        for p in m.data.data_points
-    }
+    points: dict[tuple[str, tuple[tuple[str, object], ...]], float] = {}
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                for p in m.data.data_points:
+                    # Gauges only: number points, each with its attributes.
+                    assert isinstance(p, NumberDataPoint) and p.attributes is not None
+                    points[(m.name, tuple(sorted(p.attributes.items())))] = p.value
     snap = next(monitor.snapshots())
     assert points[("overthink_monitor.causal_effect", (("segment", "a"),))] == snap.causal.estimate
     assert points[("overthink_monitor.causal_effect_upper", (("segment", "a"),))] < 0

@@ -18,8 +18,8 @@ from overthink.monitor.sequential import (
     mixture_radius,
     optimal_rho2,
 )
-from overthink.monitor.synthetic import step_effect, synthetic_events
 from overthink.monitor.trackers import CausalTracker, SlopeTracker, ipw_scores, mean_sd
+from overthink.testing.traffic import step_effect, synthetic_events
 
 ALPHA = 0.05
 N_STREAMS = 1000
@@ -127,7 +127,8 @@ def test_mixture_formulas_match_numerical_quadrature() -> None:
         width = 40.0 / math.sqrt(prec)
 
         def g(lam: float) -> float:
-            return lam * s - lam * lam * t / 2 + stats.norm.logpdf(lam, scale=math.sqrt(rho2))
+            log_prior = float(stats.norm.logpdf(lam, scale=math.sqrt(rho2)))  # scipy: untyped
+            return lam * s - lam * lam * t / 2 + log_prior
 
         g_peak = g(peak)
         val = integrate.quad(

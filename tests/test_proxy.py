@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -23,7 +24,7 @@ from starlette.routing import Route
 from overthink.engines.embedded import EmbeddedServer
 from overthink.monitor.events import event_from_json
 from overthink.proxy import ProxySettings, create_app, parse_policy
-from overthink.proxy.server import BackgroundServer, serve_in_thread
+from overthink.testing.servers import BackgroundServer, serve_in_thread
 
 FAKE_REPLY = {
     "id": "x", "object": "chat.completion", "created": 0, "model": "fake",
@@ -228,7 +229,9 @@ def test_openai_client_through_proxy_in_front_of_the_embedded_server(
 ) -> None:
     proxy, events = embedded_proxy
     client = _client(proxy.url)
-    question = [{"role": "user", "content": "You have one apple and one pear. How many fruits?"}]
+    question: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "You have one apple and one pear. How many fruits?"}
+    ]
     budgets = []
     for i in range(6):
         raw = client.chat.completions.with_raw_response.create(

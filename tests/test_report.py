@@ -21,16 +21,9 @@ from typer.testing import CliRunner
 from overthink.analysis.frame import records_frame
 from overthink.cli import app
 from overthink.errors import ConfigError
+from overthink.formatting import fmt_num, fmt_p
 from overthink.report import build_report, write_report
 from overthink.report import plots as P
-from overthink.report._synthetic import (
-    PAYLOAD,
-    SyntheticAnalysis,
-    synthetic_analysis,
-    synthetic_records,
-    synthetic_rows,
-    write_synthetic_run,
-)
 from overthink.report.browser_data import (
     FIELDS,
     FLAG_WHOLE,
@@ -41,11 +34,19 @@ from overthink.report.browser_data import (
     shorten,
 )
 from overthink.report.build import FIGURES
-from overthink.report.headless import INSTALL_HINT, Page, chromium_path, headless_chromium
 from overthink.report.html import script_hash
-from overthink.report.style import OKABE_ITO, fmt_num, fmt_p, level_label
+from overthink.report.style import OKABE_ITO, level_label
 from overthink.report.summary import summarize
 from overthink.report.tables import verdict_table
+from overthink.testing.browser import INSTALL_HINT, Page, chromium_path, headless_chromium
+from overthink.testing.report_runs import (
+    PAYLOAD,
+    SyntheticAnalysis,
+    synthetic_analysis,
+    synthetic_records,
+    synthetic_rows,
+    write_synthetic_run,
+)
 
 
 @pytest.fixture(scope="module")
@@ -400,15 +401,15 @@ def test_plots_have_labelled_axes_legends_and_the_okabe_ito_palette() -> None:
 
 def test_a_task_with_two_metrics_gets_a_panel_per_metric() -> None:
     curves = synthetic_analysis().curves
-    task = curves[curves["task"] == "zebra_puzzles"]
+    task = curves[curves["task"] == "zebra"]
     mae = task.assign(metric_name="mae")
     rmse = task.assign(metric_name="rmse", metric=task["metric"] + 1)
     fig = P.scaling_curves(pd.concat([mae, rmse], ignore_index=True))
     assert fig is not None
     titles = sorted(ax.get_title() for ax in fig.axes if ax.get_title())
-    assert titles == ["zebra_puzzles — MAE", "zebra_puzzles — RMSE"]
+    assert titles == ["zebra — MAE", "zebra — RMSE"]
     labels = {ax.get_title(): ax.get_ylabel() for ax in fig.axes if ax.get_title()}
-    assert "lower is better" in labels["zebra_puzzles — MAE"]
+    assert "lower is better" in labels["zebra — MAE"]
 
 
 def test_plot_functions_return_none_without_data() -> None:

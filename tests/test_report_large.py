@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from overthink.report import build_report
-from overthink.report._synthetic import SyntheticAnalysis, synthetic_rows
+from overthink.testing.report_runs import SyntheticAnalysis, synthetic_rows
 
 N = 50_000
 LIMIT = 20_000_000  # decimal MB: the stricter reading of "20 MB"

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from frames import number_at
 from overthink.analysis import analyze, records_frame
 from overthink.core import Record
 from overthink.errors import ConfigError
 from overthink.strategies import (
-    answer_key,
     choose,
     combine,
     default_strategies,
@@ -19,7 +19,7 @@ from overthink.strategies import (
     split_label,
 )
 from overthink.strategies.records import strategy_trial_id
-from overthink.tasks.extract import parse_number
+from overthink.tasks.extract import answer_key, parse_number
 
 
 def rec(index: int, answer: str | None, **kw: Any) -> Record:
@@ -233,7 +233,7 @@ def test_strategy_records_agree_with_the_pool_estimators_at_k_equal_n() -> None:
     for estimator, name in (("maj@k", "majority"), ("best_of_k", "best_of_n"),
                             ("weighted@k", "weighted")):  # fmt: skip
         pool = float(pools[pools["estimator"] == estimator]["metric"].iloc[0])
-        assert float(own.loc[name, "metric"]) == pytest.approx(pool, abs=1e-6), name
+        assert number_at(own, name, "metric") == pytest.approx(pool, abs=1e-6), name
 
 
 def test_with_ties_strategy_records_still_agree_with_the_pool_estimators() -> None:
@@ -256,4 +256,4 @@ def test_with_ties_strategy_records_still_agree_with_the_pool_estimators() -> No
     pools = result.pools[(result.pools["level"] == "all") & (result.pools["k"] == 3)]
     pool = float(pools[pools["estimator"] == "maj@k"]["metric"].iloc[0])
     own = result.pareto[result.pareto["source"] == "records"].set_index("strategy")
-    assert float(own.loc["majority", "metric"]) == pytest.approx(pool, abs=1e-6)
+    assert number_at(own, "majority", "metric") == pytest.approx(pool, abs=1e-6)

@@ -17,7 +17,7 @@ runner = CliRunner()
 
 # Per question, the 4 samples' answers at each budget. q0 at 128: 3 of 4 share one
 # mistake; q1 at 128: right plurality among scattered mistakes.
-ANSWERS = {
+ANSWERS: dict[tuple[str, int], list[str | None]] = {
     ("q0", 32): ["2", "3", "2", "2"],
     ("q0", 128): ["3", "3", "2", "3"],
     ("q1", 32): ["5", "2", "4", "2"],

@@ -13,11 +13,11 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 
-from overthink.analysis import analyze
-from overthink.analysis.synthetic import synthetic_frame
-from overthink.cli.analyze import drift_table as cli_drift_table
-from overthink.cli.analyze import verdict_table as cli_verdict_table
+from overthink.analysis import Analysis, analyze
+from overthink.cli.tables import drift_table as cli_drift_table
+from overthink.cli.tables import verdict_table as cli_verdict_table
 from overthink.report import build_report
+from overthink.testing.synthetic import synthetic_frame
 
 TASK = '<b class="x">task</b>[bold]t[/bold]'
 MODEL = "<img src=x onerror=alert(1)>[red]m[/red]"
@@ -36,7 +36,7 @@ def _drift() -> pd.DataFrame:
     )  # fmt: skip
 
 
-def _analysis() -> object:
+def _analysis() -> tuple[Analysis, pd.DataFrame]:
     # Two tasks and two models, so both are columns (one value would move to the title).
     df = synthetic_frame(
         tasks=(TASK, "plain"), models=(MODEL, "m2"), n_questions=12, n_samples=1, seed=3
@@ -48,7 +48,7 @@ def _analysis() -> object:
 
 def test_report_tables_escape_task_and_model_names(tmp_path: Path) -> None:
     result, df = _analysis()
-    page = build_report(df, result, tmp_path).read_text(encoding="utf-8")  # type: ignore[arg-type]
+    page = build_report(df, result, tmp_path).read_text(encoding="utf-8")
     verdicts = re.search(r'id="verdict-table">(.*?)</table>', page, re.S)
     drift = re.search(r'id="curves-table">(.*?)</table>', page, re.S)
     assert verdicts and drift
@@ -69,8 +69,8 @@ def test_terminal_tables_print_markup_literally() -> None:
     # One task and model: their names move into the table title, escaped there too.
     single = analyze(df[(df["task"] == TASK) & (df["model"] == MODEL)], n_boot=50)
     assert "[bold]t[/bold]" in _render(cli_verdict_table(single))
-    verdicts = _render(cli_verdict_table(result))  # type: ignore[arg-type]
-    drift = _render(cli_drift_table(result))  # type: ignore[arg-type]
+    verdicts = _render(cli_verdict_table(result))
+    drift = _render(cli_drift_table(result))
     for text in (verdicts, drift):
         assert "[bold]t[/bold]" in text
         assert "[red]m[/red]" in text

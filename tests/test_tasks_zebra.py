@@ -143,7 +143,7 @@ def test_attribute_values_are_distinct_words() -> None:
 
 
 def test_phrasings_of_one_option_are_one_vote() -> None:
-    from overthink.strategies import answer_key
+    from overthink.tasks.extract import answer_key
 
     task = get_task("zebra")
     s = task.samples(1, 2, grid=3)[0]

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from overthink.monitor import Label, event_to_json
-from overthink.monitor.synthetic import step_effect, synthetic_events
+from overthink.testing.traffic import step_effect, synthetic_events
 
 N_EVENTS = 6000
 CHANGE_AT = 3000

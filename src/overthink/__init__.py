@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from overthink._version import __version__
+
 if TYPE_CHECKING:
     from overthink.core import AnswerKind, Budget, BudgetMode, Record, Sample, Trial
     from overthink.interop.load import load
 
-__version__ = "0.1.0"
 
 __all__ = [
     "AnswerKind", "Budget", "BudgetMode", "Record", "Sample", "Trial", "__version__", "load",

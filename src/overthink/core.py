@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from overthink.textsafe import storable
 
 __all__ = [
+    "VIOLATION_PERCENT",
+    "VIOLATION_TOLERANCE",
     "AnswerKind",
     "Budget",
     "BudgetMode",
@@ -24,7 +26,24 @@ __all__ = [
     "Sample",
     "Trial",
     "canonical_json",
+    "exceeds_budget",
 ]
+
+VIOLATION_TOLERANCE = 0.10
+"""How far reasoning may run past its budget before a record is a ``budget_violation``.
+
+Token counts at a cut are approximate (a forced stop lands a few tokens late, providers
+count differently), so only an overshoot of more than this fraction is flagged."""
+VIOLATION_PERCENT = f"{VIOLATION_TOLERANCE * 100:g} %"
+"""The tolerance as the messages print it (``10 %``)."""
+
+
+def exceeds_budget(reasoning_tokens: int, budget_tokens: int) -> bool:
+    """True when ``reasoning_tokens`` exceed ``budget_tokens`` by more than the tolerance.
+
+    A negative budget means no limit and is never exceeded.
+    """
+    return budget_tokens >= 0 and reasoning_tokens > budget_tokens * (1 + VIOLATION_TOLERANCE)
 
 
 def canonical_json(value: Any) -> str:
@@ -243,7 +262,8 @@ class Record(BaseModel):
     """The budget cap or max_tokens was hit inside the thinking segment."""
     empty_answer: bool = False
     budget_violation: bool = False
-    """Observed reasoning exceeded the enforced budget by more than 10 %."""
+    """Observed reasoning exceeded the enforced budget by more than ``VIOLATION_TOLERANCE``
+    (see :func:`exceeds_budget`)."""
     latency_s: float = 0.0
     retries: int = 0
     error: str | None = None

@@ -7,6 +7,7 @@ import base64
 import io
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
@@ -21,6 +22,11 @@ from overthink.experiment.store import Store
 from overthink.interop.inspect_import import import_inspect
 from overthink.interop.otel import write_otel
 from overthink.interop.parquet import read_records, write_parquet
+
+if TYPE_CHECKING:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +80,12 @@ def test_parquet_opens_in_polars_and_duckdb(run: Path, tmp_path: Path) -> None:
     records = pl.read_parquet(tmp_path / "records.parquet")
     assert records.schema["reasoning_tokens"] == pl.Int64
     assert records.schema["truncated_in_reasoning"] == pl.Boolean
-    by_budget = duckdb.sql(
+    relation = duckdb.sql(
         f"SELECT budget_tokens, avg(score) AS acc FROM '{tmp_path / 'records.parquet'}' "
         "WHERE error IS NULL GROUP BY 1 ORDER BY 1"
-    ).fetchall()
+    )
+    assert relation is not None  # None only for statements that return no rows
+    by_budget = relation.fetchall()
     curves = pl.read_parquet(tmp_path / "curves.parquet").filter(pl.col("level") == "all")
     expected = dict(zip(curves["budget_tokens"].to_list(), curves["metric"].to_list(), strict=True))
     assert [b for b, _ in by_budget] == [64, 128, 256]
@@ -105,7 +113,7 @@ def test_load_is_the_analysis_frame(run: Path) -> None:
     assert {"question", "value", "valid", "meta.distractors"} <= set(frame.columns)
 
 
-def _parse_otlp(line: str) -> object:
+def _parse_otlp(line: str) -> ExportTraceServiceRequest:
     """Parse one OTLP-JSON line with the official protobuf schema (ids are hex in OTLP/JSON,
     base64 in protobuf's generic JSON mapping, so they are converted first)."""
     from google.protobuf import json_format
@@ -126,7 +134,7 @@ def test_otel_export_is_valid_otlp_with_genai_attributes(run: Path, tmp_path: Pa
     out = io.StringIO()
     assert write_otel(run, out) == 73
     request = _parse_otlp(out.getvalue().splitlines()[0])
-    spans = [s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]  # type: ignore[attr-defined]
+    spans = [s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
     assert len(spans) == 73
     stored = {r.trial_id: r for r in _stored(run)}
     for span in spans:

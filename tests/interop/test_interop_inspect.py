@@ -28,6 +28,7 @@ from overthink.interop.inspect_import import (
     import_inspect,
     requested_budget,
 )
+from overthink.interop.inspect_log import ReaderName
 from overthink.interop.sources import file_sha256
 
 
@@ -48,6 +49,7 @@ def _direct_curve(paths: list[Path]) -> dict[int, tuple[float, float, int]]:
         log = read_eval_log(str(path))
         budget = int(log.plan.config.reasoning_tokens or -1)
         for sample in log.samples or []:
+            assert sample.scores is not None
             values[budget].append(to_float(sample.scores["match"].value))
             tokens[budget].append(sample.model_usage["mockllm/model"].reasoning_tokens or 0)
     return {
@@ -58,11 +60,11 @@ def _direct_curve(paths: list[Path]) -> dict[int, tuple[float, float, int]]:
 
 @pytest.mark.parametrize("reader", ["inspect_ai", "direct"])
 def test_imported_curve_equals_the_one_computed_from_the_logs(
-    inspect_logs: dict[str, Path], tmp_path: Path, reader: str
+    inspect_logs: dict[str, Path], tmp_path: Path, reader: ReaderName
 ) -> None:
     paths = list(inspect_logs.values())
     run = tmp_path / "run"
-    report = import_inspect(paths, run, reader=reader, tokenizer="none")  # type: ignore[arg-type]
+    report = import_inspect(paths, run, reader=reader, tokenizer="none")
     assert report.added == 3 * 12 * 2 and report.created
     curves, verdicts = scaling_verdicts(run, by="all", n_boot=200)
     expected = _direct_curve(paths)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from make_lm_eval_logs import BUDGETS, make_runs, natural_length, think_response
 
 from overthink.analysis.pipeline import scaling_verdicts
 from overthink.core import Record
 from overthink.errors import OverthinkError
 from overthink.experiment.store import Store
 from overthink.interop.lm_eval import import_lm_eval, split_thinking
+
+from .make_lm_eval_logs import BUDGETS, make_runs, natural_length, think_response
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ CIs, inverse-scaling verdicts, natural-overthinking ranks and bins, the
 (metric × length × knob) cube, pool estimators and Pareto fronts — and returns an
 :class:`Analysis` of DataFrames. ``records_frame``/``load_run`` build its input;
 ``scaling_verdicts`` is the fast path for curves and verdicts only, and
-``analysis.synthetic.synthetic_frame`` makes records with a planted, known effect.
+``overthink.testing.synthetic.synthetic_frame`` makes records with a planted, known effect.
 """
 
 from overthink.analysis.frame import load_run, records_frame

@@ -39,6 +39,7 @@ from overthink.analysis.stats import (
     ratio,
     small_sample_ci,
 )
+from overthink.formatting import fmt_interval
 
 __all__ = ["AB_COLUMNS", "CONTROLLED_MODES", "group_ab"]
 
@@ -141,8 +142,8 @@ def _mode_rows(group: Group, mode: str, ctrl: Any, nat: Any) -> list[dict[str, A
             if point[c, _HAS] == 0:
                 continue
             matched = c == n_b
-            row = _row(group, level, mode, metric, hib, point[c], diff[c], low[c], high[c],
-                       int(items[c]))  # fmt: skip
+            ci = (float(diff[c]), float(low[c]), float(high[c]))
+            row = _row(group, level, mode, metric, hib, point[c], ci, int(items[c]))
             row["comparison"] = "matched" if matched else "budget"
             row["budget_tokens"] = None if matched else int(budgets[c])
             row["conclusion"] = _conclusion(row) if matched else ""
@@ -169,9 +170,11 @@ def _items_per_cell(
 
 
 def _row(
-    group: Group, level: Level, mode: str, metric: str, hib: bool, p: FloatArray, diff: float,
-    low: float, high: float, n_items: int,
+    group: Group, level: Level, mode: str, metric: str, hib: bool, p: FloatArray,
+    ci: tuple[float, float, float], n_items: int,
 ) -> dict[str, Any]:  # fmt: skip
+    """One comparison row; ``ci`` is the natural − controlled difference and its interval."""
+    diff, low, high = ci
     n = p[_HAS]
     significant = bool(
         n_items >= MIN_ITEMS_FOR_DIRECTION
@@ -192,7 +195,7 @@ def _conclusion(row: dict[str, Any]) -> str:
     """One line a reader can act on, claiming no more than the interval supports."""
     mode, metric = row["controlled_mode"], row["metric_name"]
     where = "" if row["knob"] == "" else f" at {row['knob']}={row['level']}"
-    ci = f"{row['diff']:+.3f} [{row['diff_low']:+.3f}, {row['diff_high']:+.3f}]"
+    ci = fmt_interval(row["diff"], row["diff_low"], row["diff_high"])
     if row["n_items"] < MIN_ITEMS_FOR_DIRECTION:
         return (
             f"natural vs {mode}{where}: {row['n_items']} base items, too few to compare "

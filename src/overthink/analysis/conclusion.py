@@ -28,6 +28,7 @@ import pandas as pd
 
 from overthink.analysis.stats import MIN_ITEMS_FOR_DIRECTION, bh_adjust
 from overthink.analysis.verdict import VerdictName
+from overthink.formatting import fmt_interval, fmt_spec
 
 __all__ = ["Conclusion", "conclude"]
 
@@ -47,11 +48,8 @@ class Conclusion:
 
 
 def _fmt(value: Any, spec: str = "+.3f") -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    return format(number, spec) if math.isfinite(number) else "–"
+    # Slopes and their bounds (the default) are signed to three decimals.
+    return fmt_spec(value, spec)
 
 
 def _level(knob: Any, level: Any) -> str:
@@ -83,8 +81,8 @@ def _curve_findings(verdicts: pd.DataFrame) -> list[str]:
             unit = "rank " if row.get("basis") == "natural_rank" else "budget "
             out.append(
                 f"thinking helps and then hurts on {_where(row)} at {level}: best at {unit}"
-                f"{_fmt(row['turning_point'], '.0f')} [{_fmt(row['tp_low'], '.0f')}, "
-                f"{_fmt(row['tp_high'], '.0f')}] (~{_fmt(row['turning_tokens'], '.0f')} "
+                f"{fmt_interval(row['turning_point'], row['tp_low'], row['tp_high'], '.0f')} "
+                f"(~{_fmt(row['turning_tokens'], '.0f')} "
                 f"reasoning tokens), the reasoning-length threshold"
             )
     return out
@@ -137,8 +135,8 @@ def _threshold(sub: pd.DataFrame, knob: str, sign: float, test: Any) -> list[str
 
     def say(row: Any) -> str:
         return (
-            f"{knob}={row['level']} (slope {_fmt(row['slope'])} "
-            f"[{_fmt(row['slope_low'])}, {_fmt(row['slope_high'])}] per doubling)"
+            f"{knob}={row['level']} (slope "
+            f"{fmt_interval(row['slope'], row['slope_low'], row['slope_high'])} per doubling)"
         )
 
     if hurts.empty and helps.empty:

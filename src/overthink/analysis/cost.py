@@ -33,14 +33,18 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
+import yaml
 
 from overthink.analysis.stats import FloatArray
+from overthink.errors import ConfigError
 
 __all__ = [
     "COST_AXES",
@@ -49,6 +53,8 @@ __all__ = [
     "MODEL_SHAPES",
     "ModelShape",
     "kinetics_parts",
+    "load_prices",
+    "load_shapes",
     "lookup",
     "price_for",
     "shape_for",
@@ -196,3 +202,93 @@ def kinetics_parts(
     own = compute + intensity * shape.kv_bytes_per_token * lout * lout / 2.0
     shared = intensity * shape.kv_bytes_per_token * lin
     return own, shared
+
+
+# --- the user's own price and shape files (--prices, --shapes) ---
+
+
+def _read_yaml(path: Path, what: str) -> Any:
+    """The parsed YAML/JSON of a ``what`` file (``prices``, ``shapes``), or a ConfigError."""
+    if path.is_dir():
+        raise ConfigError(f"{what} file {str(path)!r} is a folder (expected a YAML/JSON file)")
+    if not path.is_file():
+        raise ConfigError(f"{what} file {str(path)!r} does not exist")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{what} file {str(path)!r} is not UTF-8 text (offset {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{what} file {str(path)!r} cannot be read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        # PyYAML's message spans several lines (problem, context, a quoted snippet).
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"{what} file {str(path)!r}{line}: not valid YAML/JSON ({problem})"
+        ) from None
+
+
+def load_prices(path: Path) -> dict[str, float]:
+    """Read a ``model: usd_per_million_tokens`` mapping from a YAML or JSON file."""
+    data = _read_yaml(path, "prices")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"prices file {str(path)!r} must map model names (or 'model:input'/'model:output') "
+            "to USD per million tokens"
+        )
+    out: dict[str, float] = {}
+    for key, value in data.items():
+        try:
+            out[str(key)] = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"prices file {str(path)!r}: price of {key!r} is {value!r}, not a number"
+            ) from None
+    return out
+
+
+_SHAPE_FIELDS = ("params", "layers", "heads", "kv_heads", "head_dim")
+
+
+def load_shapes(path: Path) -> dict[str, ModelShape]:
+    """Read ``model: {params, layers, heads, kv_heads, head_dim[, kv_bytes]}`` (YAML/JSON)
+    for the eFLOPs cost axis."""
+    data = _read_yaml(path, "shapes")
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(
+            f"shapes file {str(path)!r} must map model names to "
+            f"{{{', '.join(_SHAPE_FIELDS)}[, kv_bytes]}}"
+        )
+    out: dict[str, ModelShape] = {}
+    for model, fields in data.items():
+        where = f"shapes file {str(path)!r}, model {model!r}"
+        if not isinstance(fields, dict):
+            raise ConfigError(f"{where}: expected a mapping of {', '.join(_SHAPE_FIELDS)}")
+        unknown = set(fields) - {*_SHAPE_FIELDS, "kv_bytes"}
+        missing = [f for f in _SHAPE_FIELDS if f not in fields]
+        if unknown or missing:
+            problem = (
+                f"unknown field(s) {', '.join(sorted(map(str, unknown)))}"
+                if unknown
+                else f"missing field(s) {', '.join(missing)}"
+            )
+            raise ConfigError(f"{where}: {problem} (expected {', '.join(_SHAPE_FIELDS)}"
+                              "[, kv_bytes])")  # fmt: skip
+        values: dict[str, float] = {}
+        for name, value in fields.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = float("nan")
+            if not math.isfinite(number) or number <= 0:
+                raise ConfigError(f"{where}: {name} is {value!r}, expected a positive number")
+            values[str(name)] = number
+        out[str(model)] = ModelShape(
+            params=values["params"], layers=int(values["layers"]), heads=int(values["heads"]),
+            kv_heads=int(values["kv_heads"]), head_dim=int(values["head_dim"]),
+            kv_bytes=values.get("kv_bytes", 2.0),
+        )  # fmt: skip
+    return out

@@ -33,6 +33,7 @@ from overthink.analysis.polarity import annotate, metric_rows, task_polarity
 from overthink.analysis.pools import POOL_COLUMNS, PoolCosts, group_pools
 from overthink.analysis.stats import rng_for
 from overthink.analysis.verdict import DEFAULT_ALPHA, VERDICT_COLUMNS, verdicts
+from overthink.core import VIOLATION_PERCENT
 from overthink.errors import ConfigError
 
 __all__ = ["TABLES", "Analysis", "analyze", "scaling_verdicts"]
@@ -121,7 +122,7 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
 _CHECKS = (
     ("failed", "errored (excluded from every metric)"),
     ("parse_failure", "had no parseable answer"),
-    ("budget_violation", "exceeded their budget by more than 10 %"),
+    ("budget_violation", f"exceeded their budget by more than {VIOLATION_PERCENT}"),
     ("empty_answer", "had an empty answer"),
 )
 

@@ -45,7 +45,7 @@ from overthink.analysis.cost import ModelShape, kinetics_parts
 from overthink.analysis.curves import metric_names
 from overthink.analysis.groups import Group
 from overthink.analysis.stats import FloatArray, IntArray, interval, ratio
-from overthink.tasks.extract import normalise, parse_number
+from overthink.tasks.extract import answer_key
 
 __all__ = [
     "MAX_ENUMERATION",
@@ -239,21 +239,21 @@ def _vote_block(
     return exp, tie, exact
 
 
-def canonical_answers(answers: Any, numeric: bool) -> IntArray:
-    """Integer codes of normalised answers (−1 = no answer); equal codes = same vote.
+def canonical_answers(answers: Any, kind: str) -> IntArray:
+    """Integer codes of answers' vote classes (−1 = no vote); equal codes = same vote.
 
-    Normalises each *distinct* answer string once, so a million records cost a few
-    thousand calls. Numeric answers compare as numbers (``2`` = ``2.0``).
+    The classes are :func:`~overthink.tasks.extract.answer_key`'s, the live strategies' own
+    rule, so blank answers do not vote here either. Each *distinct* answer string is
+    classed once, so a million records cost a few thousand calls.
     """
     codes, uniques = pd.factorize(pd.Series(answers, dtype=object))
     if len(uniques) == 0:
         return np.full(len(codes), -1, dtype=np.int64)
-    canon = []
-    for u in uniques:
-        num = parse_number(str(u)) if numeric else None
-        canon.append(repr(float(num)) if num is not None else normalise(str(u)))
-    _, remap = np.unique(np.asarray(canon, dtype=str), return_inverse=True)
-    return np.asarray(np.where(codes >= 0, remap.ravel()[np.maximum(codes, 0)], -1), dtype=np.int64)
+    keys = [answer_key(str(u), kind) for u in uniques]
+    # Codes in the sorted order of the class keys, as before the rule was shared.
+    number = {key: i for i, key in enumerate(sorted({k for k in keys if k is not None}))}
+    remap = np.asarray([-1 if k is None else number[k] for k in keys], dtype=np.int64)
+    return np.asarray(np.where(codes >= 0, remap[np.maximum(codes, 0)], -1), dtype=np.int64)
 
 
 def _pad(
@@ -451,7 +451,7 @@ def group_pools(
     tie_w = np.full((pools.n_groups, k_max), np.nan)
     exact_w = np.ones(k_max, dtype=bool)
 
-    answer = canonical_answers(a["answer"][rec], group.kind in ("numeric", "regression"))
+    answer = canonical_answers(a["answer"][rec], group.kind)
     classes = _answer_classes(grp, answer, value, pools.n_groups)
     # A pool with no answer at all scores as a wrong answer on accuracy; on an error metric
     # or a matching rate it has no answer to count, so it is left out (as unparsed records

@@ -36,7 +36,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Run an experiment (default: misleading_math × forced budgets on the embedded model).",
     ),
     "verify": LazyCommand(
-        "overthink.cli.strategies",
+        "overthink.cli.verify",
         "Score a run's samples with verifiers and write its strategy records (no generation).",
     ),
     "analyze": LazyCommand(

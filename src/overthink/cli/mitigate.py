@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -13,6 +13,9 @@ from rich.table import Table
 
 from overthink.cli.app import RunDirArgument, app
 from overthink.cli.app import console as make_console
+
+if TYPE_CHECKING:
+    from overthink.mitigate.outcome import Outcome
 
 __all__ = ["mitigate"]
 
@@ -95,7 +98,7 @@ def mitigate(
     from overthink.mitigate.context import load_context
     from overthink.mitigate.early_exit import EarlyExitConfig
     from overthink.mitigate.hygiene import CLEANERS
-    from overthink.mitigate.outcome import compare_arms, effects_table_rows, write_outcome
+    from overthink.mitigate.outcome import compare_arms, write_outcome
     from overthink.mitigate.prm import AGGREGATIONS, PRMVerifier
     from overthink.mitigate.prompts import PROMPT_MITIGATIONS
     from overthink.mitigate.router import RouterPolicy
@@ -149,6 +152,13 @@ def mitigate(
     if json_:
         typer.echo(json.dumps(outcome.as_dict(), indent=2, default=str))
         return
+    _print_outcome(outcome, files)
+
+
+def _print_outcome(outcome: Outcome, files: dict[str, Path]) -> None:
+    """The effects table, one line of detail per mitigation, and what was written."""
+    from overthink.mitigate.outcome import effects_table_rows
+
     out = make_console()
     table = Table(
         box=box.SIMPLE_HEAD,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import sys
 import threading
@@ -15,12 +14,12 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from pydantic import ValidationError
 from rich.table import Table
 
 from overthink.cli.app import app
 from overthink.cli.app import console as make_console
 from overthink.errors import ConfigError
+from overthink.formatting import fmt_spec
 
 __all__ = ["monitor_app"]
 
@@ -68,33 +67,6 @@ def _otlp_metrics(monitor: Any, endpoint: str | None, lock: Any = None) -> Any:
     return provider
 
 
-def _load_config(path: Path | None, alpha: float | None, check_every: int | None) -> Any:
-    from overthink.monitor.engine import MonitorConfig
-
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML/JSON ({exc})".splitlines()[0]) from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping of monitor settings")
-        raw = dict(loaded or {})
-    if alpha is not None:
-        raw["alpha"] = alpha
-    if check_every is not None:
-        raw["check_every"] = check_every
-    try:
-        return MonitorConfig.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        source = f"{path}: " if path is not None else ""
-        raise ConfigError(f"{source}{where}: {err['msg']}") from None
-
-
 def _sinks(alerts_jsonl: Path | None, webhook: str | None, stdout: bool) -> list[Any]:
     from overthink.monitor.alerts import JsonlSink, StdoutSink, WebhookSink
 
@@ -109,7 +81,7 @@ def _sinks(alerts_jsonl: Path | None, webhook: str | None, stdout: bool) -> list
 
 
 def _fmt(x: float) -> str:
-    return "—" if not math.isfinite(x) else f"{x:+.4f}"
+    return fmt_spec(x, "+.4f", missing="—")
 
 
 def _summary_table(monitor: Any) -> Table:
@@ -169,12 +141,12 @@ def replay(
 ) -> None:
     """Run the monitor's statistics over a recorded stream and print the alert timeline."""
     from overthink.monitor.adapters import feed_lines, read_lines
-    from overthink.monitor.engine import Monitor
+    from overthink.monitor.engine import Monitor, load_monitor_config
     from overthink.monitor.server import status
 
     if not file.is_file():
         raise ConfigError(f"{file}: no such file")
-    cfg = _load_config(config, alpha, check_every)
+    cfg = load_monitor_config(config, alpha=alpha, check_every=check_every)
     sinks = _sinks(alerts_jsonl, webhook, stdout=not as_json)
     monitor = Monitor(cfg, sinks)
     out = make_console()
@@ -254,11 +226,11 @@ def serve(
     """Serve POST /events (and OTLP /v1/traces, /v1/logs) plus GET /metrics."""
     import uvicorn
 
-    from overthink.monitor.engine import Monitor
+    from overthink.monitor.engine import Monitor, load_monitor_config
     from overthink.monitor.server import create_app
 
     token = _token(token_file, insecure_no_auth)
-    cfg = _load_config(config, alpha, check_every)
+    cfg = load_monitor_config(config, alpha=alpha, check_every=check_every)
     sinks = _sinks(alerts_jsonl, webhook, stdout=True)
     monitor = Monitor(cfg, sinks)
     provider = _otlp_metrics(monitor, otlp_metrics)
@@ -294,9 +266,9 @@ def follow(
 ) -> None:
     """Tail a growing file (survives rotation) and alert as events arrive. Ctrl-C stops."""
     from overthink.monitor.adapters import feed_lines, follow_lines
-    from overthink.monitor.engine import Monitor
+    from overthink.monitor.engine import Monitor, load_monitor_config
 
-    cfg = _load_config(config, alpha, check_every)
+    cfg = load_monitor_config(config, alpha=alpha, check_every=check_every)
     sinks = _sinks(alerts_jsonl, webhook, stdout=True)
     monitor = Monitor(cfg, sinks)
     lock = threading.Lock()

@@ -36,7 +36,7 @@ def report(
 ) -> None:
     """Write RUN_DIR/report.html (one self-contained page) and RUN_DIR/plots/."""
     # Imported here so `overthink --help` does not pay for matplotlib and pandas.
-    from overthink.cli.analyze import load_prices, load_shapes
+    from overthink.analysis.cost import load_prices, load_shapes
     from overthink.experiment.store import skipping_bad_rows
     from overthink.report import write_report
 

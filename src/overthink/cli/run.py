@@ -30,7 +30,7 @@ from overthink.experiment.execution import RunExecutor, WorkerRow
 from overthink.experiment.runner import RunStats
 from overthink.experiment.session import PreparedRun, execute, prepare_run
 from overthink.strategies import strategy_names, verifier_names
-from overthink.tasks.levels import repeated_knob
+from overthink.tasks.levels import split_knob_args
 
 console = make_console()
 err = make_console(stderr=True)
@@ -42,16 +42,7 @@ def _knob_specs(tasks: list[str], knob_args: list[str]) -> list[TaskSpec]:
 
     specs = []
     used: set[str] = set()
-    parsed: list[tuple[str, list[str]]] = []
-    for arg in knob_args:
-        name, sep, values = arg.partition("=")
-        if not sep or not name.strip() or not values.strip():
-            raise ConfigError(f"-T {arg!r}: expected knob=value[,value...]")
-        if any(name.strip() == seen for seen, _ in parsed):
-            # As in `tasks show`: a second -T for the same knob would silently replace the
-            # first, so it is an error everywhere.
-            raise ConfigError(repeated_knob(name.strip()))
-        parsed.append((name.strip(), [v.strip() for v in values.split(",")]))
+    parsed = split_knob_args(knob_args)
     for task_name in tasks:
         task = get_task(task_name)
         names = {k.name for k in task.knobs}
@@ -167,7 +158,7 @@ def _prewarm(report: bool) -> None:
     """
     import importlib
 
-    modules = ["overthink.analysis", "overthink.cli.summary", "overthink.cli.analyze"]
+    modules = ["overthink.analysis", "overthink.cli.tables"]
     if report:
         modules.append("overthink.report")
     for name in modules:
@@ -286,8 +277,8 @@ def run(
         typer.Option(
             "--samples-per-question",
             "-n",
-            help="Samples per (question, budget), seeds seed+i; with N > 1 the temperature "
-            "defaults to 0.7.",
+            help="Samples per (question, budget): sample 0 uses --seed, the others seeds "
+            "hashed from (seed, i); with N > 1 the temperature defaults to 0.7.",
         ),
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
@@ -461,7 +452,13 @@ def _budget_audit(prepared: PreparedRun) -> str | None:
 def finish(prepared: PreparedRun, stats: RunStats) -> None:
     """Print the summary table, warnings and timings; write the report."""
     from overthink.analysis import analyze, load_run
-    from overthink.cli.summary import summary_tables
+    from overthink.cli.tables import (
+        pool_tables,
+        print_apply_summary,
+        print_conclusion,
+        summary_tables,
+        verdict_table,
+    )
 
     df = load_run(prepared.run_dir)
     ids = {t.trial_id for t in prepared.plan.trials}
@@ -472,15 +469,11 @@ def finish(prepared: PreparedRun, stats: RunStats) -> None:
     for table in summary_tables(analysis.curves):
         console.print(table)
     if (analysis.verdicts["n_points"] > 1).any():
-        from overthink.cli.analyze import verdict_table
-
         console.print(verdict_table(analysis))
     if stats.post is not None:
-        from overthink.cli.strategies import pool_tables, print_summary
-
         for table in pool_tables(analysis, prepared.config.resolved_strategies()):
             console.print(table)
-        print_summary(stats.post, err)
+        print_apply_summary(stats.post, err)
     for warning in analysis.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     budget_line = _budget_audit(prepared)
@@ -502,6 +495,4 @@ def finish(prepared: PreparedRun, stats: RunStats) -> None:
 
         path = write_report(prepared.run_dir, analysis=analysis)
         err.print(f"report: {path}", highlight=False)
-    from overthink.cli.conclusion import print_conclusion
-
     print_conclusion(console, analysis)

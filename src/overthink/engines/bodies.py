@@ -17,7 +17,15 @@ from typing import Any, TypeVar
 from overthink.engines.retry import BadResponse, note_repaired
 from overthink.textsafe import storable
 
-__all__ = ["SNIPPET_CHARS", "clean_text", "expect_choices", "expect_json_object", "snippet"]
+__all__ = [
+    "SNIPPET_CHARS",
+    "bad_json",
+    "clean_text",
+    "expect_choices",
+    "expect_chunk",
+    "expect_json_object",
+    "snippet",
+]
 
 T = TypeVar("T")
 
@@ -59,21 +67,44 @@ def expect_choices(
         try:
             resp = await call()
         except json.JSONDecodeError as exc:
-            raise BadResponse(
-                f"{source} sent a body that is not valid JSON ({exc.msg} at char {exc.pos}): "
-                f"{snippet(exc.doc)}"
-            ) from None
-        choices: Any = getattr(resp, "choices", None)
-        if not isinstance(choices, list) or not choices:
-            what = "no choices" if isinstance(choices, list) else "not a completion"
-            raise BadResponse(f"{source} sent a response with {what}: {snippet(resp)}")
-        first = choices[0]
-        usable = getattr(first, "message", None) is not None if chat else hasattr(first, "text")
-        if not usable:
-            raise BadResponse(f"{source} sent a malformed choice: {snippet(resp)}")
+            raise bad_json(exc, source) from None
+        _check_choices(resp, source, chat=chat, empty_ok=False)
         return resp
 
     return checked
+
+
+def _check_choices(resp: object, source: str, *, chat: bool, empty_ok: bool) -> None:
+    """Raise ``BadResponse`` unless ``resp`` carries a ``choices`` list of usable choices."""
+    choices: Any = getattr(resp, "choices", None)
+    if not isinstance(choices, list) or not (choices or empty_ok):
+        what = "no choices" if isinstance(choices, list) else "not a completion"
+        raise BadResponse(f"{source} sent a response with {what}: {snippet(resp)}")
+    for choice in choices:
+        usable = getattr(choice, "message", None) is not None if chat else hasattr(choice, "text")
+        if not usable:
+            raise BadResponse(f"{source} sent a malformed choice: {snippet(resp)}")
+
+
+def expect_chunk(chunk: object, source: str) -> None:
+    """Check one streamed legacy-completions chunk as ``expect_choices`` checks a body.
+
+    A chunk may have no choices (the closing usage chunk), but what it has must be a
+    completion chunk whose choices carry a ``text`` string (every server sends at least
+    ``""``; the SDK fills a missing one with None); otherwise ``BadResponse`` (retried).
+    """
+    _check_choices(chunk, source, chat=False, empty_ok=True)
+    for choice in getattr(chunk, "choices", []):
+        if not isinstance(getattr(choice, "text", None), str):
+            raise BadResponse(f"{source} sent a chunk whose choice has no text: {snippet(chunk)}")
+
+
+def bad_json(exc: json.JSONDecodeError, source: str) -> BadResponse:
+    """The retryable error for a body (or SSE event) that is not valid JSON."""
+    return BadResponse(
+        f"{source} sent a body that is not valid JSON ({exc.msg} at char {exc.pos}): "
+        f"{snippet(exc.doc)}"
+    )
 
 
 def expect_json_object(text: str, source: str, keys: tuple[str, ...] = ()) -> dict[str, Any]:

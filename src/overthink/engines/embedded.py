@@ -234,6 +234,8 @@ class EmbeddedEngine(OpenAICompatEngine):
             connect_timeout_s=connect_timeout_s,
         )
         self.concurrency_from = self.slots_from
+        # Our own server: every slot is ours to place (cache-aware, engines.slots).
+        self.pin_slots = True
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -13,6 +13,7 @@ shapes (``native_style``); the default is Gemini's ``thinking_budget`` inside th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -32,7 +33,9 @@ from overthink.engines.base import (
 from overthink.engines.bodies import clean_text, expect_choices, expect_json_object
 from overthink.engines.markers import ThinkMarkers, markers_in_template, split_think
 from overthink.engines.retry import EngineCallError, RetryableStatus, RetryLoop
+from overthink.engines.served import RequestLog
 from overthink.engines.session import send_session_header
+from overthink.engines.slots import current_slot
 from overthink.errors import ConfigError, EngineUnavailable
 
 __all__ = [
@@ -227,6 +230,8 @@ class OpenAICompatEngine(Engine):
             headers=headers,
         )
         send_session_header(self._client, self._http)  # X-Session-ID per trial group
+        self.request_log: RequestLog | None = None
+        """Set to a ``RequestLog`` to note each completion's server timings (benchmarks)."""
 
     def describe(self) -> dict[str, Any]:
         out = {**super().describe(), "model": self.model}
@@ -382,14 +387,18 @@ class OpenAICompatEngine(Engine):
         if want_tokens:
             request["logprobs"] = 1
         body = self._extra(extra)
-        resp, retries = await self._call(
-            expect_choices(
-                lambda: self._client.completions.create(
-                    prompt=prompt, extra_body=body or None, **request
-                ),
-                f"{self.name} /completions",
-                chat=False,
+
+        async def create() -> Any:
+            sent = time.perf_counter()
+            placed = self.placed(body)
+            resp = await self._client.completions.create(
+                prompt=prompt, extra_body=placed or None, **request
             )
+            self.note_served("complete", sent, resp, {"prompt": prompt, **request, **placed})
+            return resp
+
+        resp, retries = await self._call(
+            expect_choices(create, f"{self.name} /completions", chat=False)
         )
         choice = resp.choices[0]
         usage = resp.usage
@@ -428,6 +437,32 @@ class OpenAICompatEngine(Engine):
             self, prompt, max_tokens=max_tokens, temperature=temperature, seed=seed,
             stop=stop, on_tokens=on_tokens,
         )  # fmt: skip
+
+    @property
+    def pin_slots(self) -> bool:
+        """Send each completion to the numbered server slot it holds (llama.cpp ``id_slot``),
+        placed by prefix affinity (``engines.slots``). Set before the first request; only
+        for a server whose slots this engine alone uses (the embedded one, or a llama.cpp
+        server whose slot count we read), never in deterministic mode (no prompt cache)."""
+        return self._retry.pinned
+
+    @pin_slots.setter
+    def pin_slots(self, value: bool) -> None:
+        self._retry.pinned = value and not self.deterministic and self.can_complete
+
+    def placed(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` with the held slot's ``id_slot`` when slots are pinned."""
+        slot = current_slot()
+        return {**body, "id_slot": slot} if self.pin_slots and slot is not None else body
+
+    def note_served(self, kind: str, sent: float, resp: Any, payload: dict[str, Any]) -> None:
+        """Add a finished request (``payload``: its JSON body) to ``request_log``, if any."""
+        if self.request_log is None:
+            return
+        extra = getattr(resp, "model_extra", None) or {}
+        slot = payload.get("id_slot")
+        self.request_log.add(kind, sent, time.perf_counter(), extra.get("timings"),
+                             slot if isinstance(slot, int) else None, payload)  # fmt: skip
 
     def _count_prompt(self, usage: Any) -> None:
         """Add a response's prompt tokens (and those served from cache) to the totals."""
@@ -512,6 +547,8 @@ class OpenAICompatEngine(Engine):
             self.concurrency = total
             self._retry.concurrency = total
             self.concurrency_from = "server"
+            # llama.cpp numbers its slots: place requests where their prefix is cached.
+            self.pin_slots = True
 
     async def check(self) -> None:
         try:

@@ -157,6 +157,10 @@ class RetryLoop:
         # Created lazily: a semaphore binds to the event loop that first awaits it.
         # Waiters are served by priority (longest cached prefix first; engines.slots).
         self._sem: PrioritySlots | None = None
+        self.pinned = False
+        """Numbered slots placed by affinity (``engines.slots``); set before the first call."""
+        self.spill = True
+        """Pinned slots: may a request whose home slot is busy use an idle one."""
 
     def _message(self, exc: BaseException) -> str:
         text = getattr(exc, "message", None) or str(exc)
@@ -165,7 +169,7 @@ class RetryLoop:
     async def __call__(self, fn: Callable[[], Awaitable[T]]) -> tuple[T, int]:
         """Run ``fn`` (a fresh request per call) and return (result, retries used)."""
         if self._sem is None:
-            self._sem = PrioritySlots(self.concurrency)
+            self._sem = PrioritySlots(self.concurrency, pinned=self.pinned, spill=self.spill)
         async with self._sem.slot():
             attempt = 0
             while True:

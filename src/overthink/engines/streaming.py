@@ -15,11 +15,13 @@ part of the stop string) is exact via ``/detokenize``; see ``reasoning.sweep``.
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from overthink.engines.base import CompletionResult, StreamState, TokenSink
-from overthink.engines.bodies import clean_text
+from overthink.engines.bodies import bad_json, clean_text, expect_chunk
 
 if TYPE_CHECKING:
     from overthink.engines.openai_compat import OpenAICompatEngine
@@ -111,6 +113,7 @@ async def stream_completion(
         request["stop"] = stop
     body = engine._extra(None)
 
+    source = f"{engine.name} /completions (stream)"
     counted = 0
     """Tokens of the current attempt already added to the engine's running total."""
 
@@ -122,29 +125,46 @@ async def stream_completion(
         finish: str | None = None
         usage: Any = None
         chunks = 0
+        last: Any = None
+        sent = time.perf_counter()
+        placed = engine.placed(body)
         stream = await engine._client.completions.create(
             prompt=prompt,
             stream=True,
             stream_options={"include_usage": True},
-            extra_body=body or None,
+            extra_body=placed or None,
             **request,
         )
-        async for chunk in stream:
-            chunks += 1
-            usage = chunk.usage or usage
-            for choice in chunk.choices:
-                text.append(choice.text or "")
-                finish = choice.finish_reason or finish
-                added = _entries(choice.logprobs)
-                for piece, token_id in added:
-                    tracker.add(piece, token_id)
-                # Counted as they arrive, so progress shows the rate while traces stream.
-                engine.generated_tokens += len(added)
-                counted += len(added)
-                if added and on_tokens is not None:
-                    on_tokens(tracker.state)
+        try:
+            async for chunk in stream:
+                chunks += 1
+                # A malformed event is a bad body like any other: retried, restarting
+                # the stream (the sink sees the tokens start over).
+                expect_chunk(chunk, source)
+                usage = chunk.usage or usage
+                last = chunk
+                for choice in chunk.choices:
+                    text.append(choice.text or "")
+                    finish = choice.finish_reason or finish
+                    added = _entries(choice.logprobs)
+                    for piece, token_id in added:
+                        tracker.add(piece, token_id)
+                    # Counted as they arrive, so progress shows the rate while traces stream.
+                    engine.generated_tokens += len(added)
+                    counted += len(added)
+                    if added and on_tokens is not None:
+                        on_tokens(tracker.state)
+        except json.JSONDecodeError as exc:
+            await stream.close()  # release the connection before the retry
+            raise bad_json(exc, source) from None
+        except BaseException:
+            await stream.close()
+            raise
         if not chunks:
             return None  # the server answered without streaming (no SSE events)
+        engine.note_served(
+            "stream", sent, last, {"prompt": prompt, **request, **placed}
+        )  # timings ride on the last event
         return "".join(text), tracker, finish, usage
 
     streamed, retries = await engine._call(consume)

@@ -29,7 +29,6 @@ import json
 import re
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from overthink.core import BudgetMode, Record, Trial
@@ -172,7 +171,6 @@ class BatchExecutor:
         for model in dict.fromkeys(t.model for t in fresh):
             trials = [t for t in fresh if t.model == model]
             await self._submit(job, model, trials, say)
-        failures: list[str] = []
 
         def store(record: Record) -> None:
             job.store.put(record)
@@ -182,20 +180,7 @@ class BatchExecutor:
                 job.on_record(record)
 
         try:
-            while True:
-                waiting = [b for b in self.batches.items() if b[1]["status"] == "submitted"]
-                if not waiting:
-                    break
-                for batch_id, entry in waiting:
-                    engine = job.engines.get(entry["model"])
-                    if engine is None:  # a batch of a model no longer in this config
-                        continue
-                    line = await self._poll(job, batch_id, entry, engine, by_id, store)
-                    if line:
-                        failures.append(line)
-                    job.store.set_meta(META_KEY, self.batches)
-                if any(b["status"] == "submitted" for b in self.batches.values()):
-                    await asyncio.sleep(self.poll_s)
+            failures = await self._poll_until_done(job, by_id, store)
         finally:
             stats.wall_s = time.perf_counter() - started
             stats.generated_tokens = sum(
@@ -204,6 +189,26 @@ class BatchExecutor:
         if failures:
             raise EngineUnavailable("; ".join(failures))
         return stats
+
+    async def _poll_until_done(
+        self, job: RunJob, by_id: dict[str, Trial], store: Callable[[Record], None]
+    ) -> list[str]:
+        """Poll every submitted batch until none is left; the failure lines."""
+        failures: list[str] = []
+        while True:
+            waiting = [b for b in self.batches.items() if b[1]["status"] == "submitted"]
+            if not waiting:
+                return failures
+            for batch_id, entry in waiting:
+                engine = job.engines.get(entry["model"])
+                if engine is None:  # a batch of a model no longer in this config
+                    continue
+                line = await self._poll(job, batch_id, entry, engine, by_id, store)
+                if line:
+                    failures.append(line)
+                job.store.set_meta(META_KEY, self.batches)
+            if any(b["status"] == "submitted" for b in self.batches.values()):
+                await asyncio.sleep(self.poll_s)
 
     async def _submit(
         self, job: RunJob, model: str, trials: list[Trial], say: Callable[[str], None]
@@ -367,8 +372,3 @@ class BatchExecutor:
             "batches_created": self.created,
             "workers": [r.as_dict() for r in self.rows()],
         }
-
-
-def batch_file_lines(path: Path) -> list[dict[str, Any]]:
-    """The requests of a written batch file (for inspection and tests)."""
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

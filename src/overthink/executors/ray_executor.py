@@ -149,6 +149,23 @@ class _Worker:
     tokens_by_pid: dict[int, int] = field(default_factory=dict)
     pids: list[int] = field(default_factory=list)
 
+    def returned(self, result: GroupResult) -> None:
+        """Count a group this worker returned (its process id tells a restart apart)."""
+        if result.pid not in self.pids:
+            self.pids.append(result.pid)
+        self.tokens_by_pid[result.pid] = max(
+            self.tokens_by_pid.get(result.pid, 0), result.generated_tokens
+        )
+        self.row.generated_tokens = sum(self.tokens_by_pid.values())
+        self.row.extra["restarts"] = max(0, len(self.pids) - 1)
+        self.row.status = "up"
+
+
+_Queues = dict[str, deque[tuple[list[Trial], int]]]
+"""Per model, the groups of trials still to send and how often each was tried."""
+_Inflight = dict[asyncio.Future[Any], tuple[_Worker, list[Trial], int]]
+"""Per pending Ray call, the worker, its group and the attempt number."""
+
 
 def check_address(address: str) -> None:
     """Fail in seconds, with one line, when a ``host:port`` cluster address is closed."""
@@ -261,12 +278,32 @@ class RayExecutor:
             out.append(_Worker(WorkerRow(name, extra={"restarts": 0}), handle, model, self.slots))
         return out
 
+    def _fill(self, job: RunJob, queues: _Queues, inflight: _Inflight) -> None:
+        """Hand queued groups to workers with a free slot, until none is left or ready."""
+        now = time.monotonic()
+        while True:
+            # Least-loaded first, so a short queue spreads over every worker.
+            ready = [
+                w
+                for w in self.workers
+                if queues.get(w.model) and w.inflight < w.slots and w.pause_until <= now
+            ]
+            if not ready:
+                return
+            worker = min(ready, key=lambda w: w.inflight)
+            group, attempt = queues[worker.model].popleft()
+            ref = worker.handle.run_group.remote(group, job.run, job.prefix_sharing, job.options)
+            inflight[asyncio.ensure_future(_await(ref))] = (worker, group, attempt)
+            worker.inflight += 1
+            worker.row.inflight = worker.inflight
+            self.submitted += 1
+
     async def run(self, job: RunJob) -> RunStats:
         ray = import_ray(loopback=not self.address)
         self.cluster = connect(self.address)
         todo = pending_trials(job.plan, job.store)
         stats = RunStats(planned=len(job.plan.trials), skipped=len(job.plan.trials) - len(todo))
-        queues: dict[str, deque[tuple[list[Trial], int]]] = {}
+        queues: _Queues = {}
         grouped: dict[tuple[str, str, str], list[Trial]] = {}
         for trial in todo:
             grouped.setdefault(group_key(trial), []).append(trial)
@@ -277,39 +314,11 @@ class RayExecutor:
         for model in queues:
             self.workers.extend(self._spawn(ray, model, job.plan.tasks))
         say = job.notify or (lambda _line: None)
-        inflight: dict[asyncio.Future[Any], tuple[_Worker, list[Trial], int]] = {}
-
-        def store(records: list[Record], worker: _Worker) -> None:
-            for record in records:
-                job.store.put(record)
-                stats.done += 1
-                stats.errors += record.error is not None
-                worker.row.trials += 1
-                worker.row.errors += record.error is not None
-                if job.on_record is not None:
-                    job.on_record(record)
+        inflight: _Inflight = {}
 
         try:
             while any(queues.values()) or inflight:
-                now = time.monotonic()
-                while True:
-                    # Least-loaded first, so a short queue spreads over every worker.
-                    ready = [
-                        w
-                        for w in self.workers
-                        if queues.get(w.model) and w.inflight < w.slots and w.pause_until <= now
-                    ]
-                    if not ready:
-                        break
-                    worker = min(ready, key=lambda w: w.inflight)
-                    group, attempt = queues[worker.model].popleft()
-                    ref = worker.handle.run_group.remote(
-                        group, job.run, job.prefix_sharing, job.options
-                    )
-                    inflight[asyncio.ensure_future(_await(ref))] = (worker, group, attempt)
-                    worker.inflight += 1
-                    worker.row.inflight = worker.inflight
-                    self.submitted += 1
+                self._fill(job, queues, inflight)
                 self.max_inflight_seen = max(self.max_inflight_seen, len(inflight))
                 if not inflight:
                     # Every worker of a model with work left is pausing after a death.
@@ -325,15 +334,8 @@ class RayExecutor:
                     exc = fut.exception()
                     if exc is None:
                         result: GroupResult = fut.result()
-                        if result.pid not in worker.pids:
-                            worker.pids.append(result.pid)
-                        worker.tokens_by_pid[result.pid] = max(
-                            worker.tokens_by_pid.get(result.pid, 0), result.generated_tokens
-                        )
-                        worker.row.generated_tokens = sum(worker.tokens_by_pid.values())
-                        worker.row.extra["restarts"] = max(0, len(worker.pids) - 1)
-                        worker.row.status = "up"
-                        store(result.records, worker)
+                        worker.returned(result)
+                        _store(job, stats, result.records, worker)
                         continue
                     if not _worker_lost(exc):
                         raise _worker_failure(worker, exc)
@@ -348,8 +350,8 @@ class RayExecutor:
                         )
                     else:
                         lost = RuntimeError(f"worker died {self.max_attempts} times on this group")
-                        store([error_record(t, job.run, _NoEngine(), lost, 0.0) for t in group],
-                              worker)  # fmt: skip
+                        errors = [error_record(t, job.run, _NoEngine(), lost, 0.0) for t in group]
+                        _store(job, stats, errors, worker)
         finally:
             for fut in inflight:
                 fut.cancel()
@@ -372,6 +374,18 @@ class RayExecutor:
                 {**w.row.as_dict(), "pids": list(w.pids)} for w in self.workers
             ],
         }
+
+
+def _store(job: RunJob, stats: RunStats, records: list[Record], worker: _Worker) -> None:
+    """Keep a group's records and count them for the run and for the worker."""
+    for record in records:
+        job.store.put(record)
+        stats.done += 1
+        stats.errors += record.error is not None
+        worker.row.trials += 1
+        worker.row.errors += record.error is not None
+        if job.on_record is not None:
+            job.on_record(record)
 
 
 class _NoEngine(Engine):

@@ -95,7 +95,8 @@ class ExperimentConfig(BaseModel):
     ``temperature`` given, ``temperature`` becomes :data:`SAMPLING_TEMPERATURE`: greedy
     samples would all be identical and every vote unanimous."""
     seed: int = 0
-    """Seed for task generation and sampling (sample i uses seed + i)."""
+    """Seed for task generation and sampling: sample 0 uses it, sample i > 0 a seed hashed
+    from (seed, i) (``experiment.plan.sample_seed``)."""
     temperature: float = Field(0.0, ge=0.0)
     max_answer_tokens: int = Field(16, ge=1)
     """Cap on the forced/final answer."""

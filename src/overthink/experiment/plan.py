@@ -60,6 +60,35 @@ def task_levels(task: Task, knobs: dict[str, list[object]]) -> list[dict[str, ob
     return level_grid(task, chosen)
 
 
+def _sample_notes(
+    name: str, combo: dict[str, object], samples: list[Sample], config: ExperimentConfig
+) -> list[str]:
+    """What the run should say about one knob setting's samples before it starts."""
+    notes = []
+    if len(samples) < config.samples:
+        # A finite bank (e.g. risk's 6 questions per subset) gives what it holds.
+        setting = ", ".join(f"{k}={v}" for k, v in combo.items()) or "its data"
+        notes.append(
+            f"{name} ({setting}): only {len(samples)} questions exist, "
+            f"fewer than --samples {config.samples}; using all {len(samples)}"
+        )
+    if any(s.meta.get("polarity") == "unknown" for s in samples):
+        notes.append(
+            f"{name}: which answer is safe is unknown for this file, so its "
+            "matching-behaviour rate is reported without a safety claim (set "
+            "-T polarity=matching_is_safe or matching_is_unsafe if you know it)"
+        )
+    needed = max((_answer_tokens_needed(s) for s in samples), default=0)
+    if needed > config.max_answer_tokens:
+        setting = ", ".join(f"{k}={v}" for k, v in combo.items())
+        notes.append(
+            f"{name} ({setting}): answers need about {needed} tokens but "
+            f"--max-answer-tokens is {config.max_answer_tokens}; they will be cut "
+            f"(try --max-answer-tokens {needed})"
+        )
+    return notes
+
+
 def make_plan(config: ExperimentConfig) -> Plan:
     """Expand the config into trials; raises ConfigError for anything invalid."""
     budgets = config.parsed_budgets()
@@ -82,27 +111,7 @@ def make_plan(config: ExperimentConfig) -> Plan:
             samples = task.samples(config.samples, config.seed, **combo)
             if not samples:
                 raise ConfigError(f"task {spec.name!r} produced no samples for {combo}")
-            if len(samples) < config.samples:
-                # A finite bank (e.g. risk's 6 questions per subset) gives what it holds.
-                setting = ", ".join(f"{k}={v}" for k, v in combo.items()) or "its data"
-                notes.append(
-                    f"{spec.name} ({setting}): only {len(samples)} questions exist, "
-                    f"fewer than --samples {config.samples}; using all {len(samples)}"
-                )
-            if any(s.meta.get("polarity") == "unknown" for s in samples):
-                notes.append(
-                    f"{spec.name}: which answer is safe is unknown for this file, so its "
-                    "matching-behaviour rate is reported without a safety claim (set "
-                    "-T polarity=matching_is_safe or matching_is_unsafe if you know it)"
-                )
-            needed = max((_answer_tokens_needed(s) for s in samples), default=0)
-            if needed > config.max_answer_tokens:
-                setting = ", ".join(f"{k}={v}" for k, v in combo.items())
-                notes.append(
-                    f"{spec.name} ({setting}): answers need about {needed} tokens but "
-                    f"--max-answer-tokens is {config.max_answer_tokens}; they will be cut "
-                    f"(try --max-answer-tokens {needed})"
-                )
+            notes.extend(_sample_notes(spec.name, combo, samples, config))
             for sample in samples:
                 tasks[sample.task] = task
                 for model in config.models:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from overthink.core import BudgetMode, Record, Trial
+from overthink.core import BudgetMode, Record, Trial, exceeds_budget
 from overthink.engines.base import Engine
 from overthink.engines.retry import tally_retries
 from overthink.engines.session import group_session, session_scope
@@ -26,9 +26,6 @@ from overthink.reasoning.sweep import can_share, forced_sweep
 from overthink.strategies import ApplySummary
 
 __all__ = ["RunStats", "execute_group", "execute_trial", "pending_trials", "run_plan"]
-
-VIOLATION_TOLERANCE = 0.10
-
 
 @dataclass
 class RunStats:
@@ -122,7 +119,7 @@ def scored_record(trial: Trial, run: str, gen: Generation, plan: Plan) -> Record
         finish_reason=gen.finish_reason,
         truncated_in_reasoning=gen.truncated_in_reasoning,
         empty_answer=not gen.response.removeprefix(ANSWER_CUE).strip(),
-        budget_violation=limit >= 0 and gen.reasoning_tokens > limit * (1 + VIOLATION_TOLERANCE),
+        budget_violation=exceeds_budget(gen.reasoning_tokens, limit),
         latency_s=gen.latency_s,
         retries=gen.retries,
         created_at=time.time(),

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from overthink import __version__
+from overthink._version import __version__
 from overthink.core import Record
 from overthink.engines import Engine, EngineOptions, make_engine, validate_model_name
 from overthink.engines.registry import DEFAULT_CONCURRENCY
@@ -71,11 +71,19 @@ def reasoning_options(config: ExperimentConfig) -> ReasoningOptions:
     return ReasoningOptions(config.prompt_variant, config.prompt_template)
 
 
-async def prepare_run(config: ExperimentConfig, *, wait: bool = False) -> PreparedRun:
+async def prepare_run(
+    config: ExperimentConfig,
+    *,
+    wait: bool = False,
+    given_engines: Mapping[str, Engine] | None = None,
+) -> PreparedRun:
     """Validate everything and start the engines; writes nothing to disk but the lock.
 
     ``wait``: when another run holds the folder, wait for it instead of failing.
+    ``given_engines``: engine objects to use for these model names instead of building
+    them (e.g. ``overthink.testing.FakeEngine`` in tests).
     """
+    given = dict(given_engines or {})
     check_config(config)
     run_dir = config.run_dir()
     check_run_dir(run_dir)
@@ -86,16 +94,17 @@ async def prepare_run(config: ExperimentConfig, *, wait: bool = False) -> Prepar
         # Fail (or wait) before any engine starts when another run holds the folder.
         lock.acquire()
     options = engine_options(config)
-    for model in config.models:
+    for model in (m for m in config.models if m not in given):
         validate_model_name(model, options)
     use_judge = any(verifier_class(v).needs_engine for v in config.verifiers)
     if use_judge:
-        validate_model_name(config.judge_model, options)
+        for judge_model in {config.judge_model} - given.keys():
+            validate_model_name(judge_model, options)
     engines: dict[str, Engine] = {}
     judge: Engine | None = None
     try:
         for model in config.models:
-            engine = make_engine(model, options)
+            engine = given[model] if model in given else make_engine(model, options)
             engines[model] = engine
             for budget in plan.budgets:
                 # The whole budget, so provider limits (e.g. Anthropic's 1024-token
@@ -103,7 +112,11 @@ async def prepare_run(config: ExperimentConfig, *, wait: bool = False) -> Prepar
                 check_supported(engine, budget)
             await engine.check()
         if use_judge:
-            judge = engines.get(config.judge_model) or make_engine(config.judge_model, options)
+            judge = (
+                engines.get(config.judge_model)
+                or given.get(config.judge_model)
+                or make_engine(config.judge_model, options)
+            )
             await judge.check()
     except BaseException:
         lock.release()

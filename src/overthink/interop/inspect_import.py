@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from overthink.core import AnswerKind, BudgetMode, Record
+from overthink.core import AnswerKind, BudgetMode, Record, exceeds_budget
 from overthink.errors import ConfigError
 from overthink.interop.inspect_log import InspectLog, LogError, ReaderName, open_log
 from overthink.interop.runwriter import ImportReport, existing_manifest, write_run
@@ -266,7 +266,7 @@ def _map_sample(ctx: _LogContext, sample: dict[str, Any]) -> tuple[Record, bool]
     violation = (
         ctx.budget_field == "reasoning_tokens"
         and ctx.budget_tokens > 0
-        and reasoning_tokens > 1.1 * ctx.budget_tokens
+        and exceeds_budget(reasoning_tokens, ctx.budget_tokens)
     )
     resolved: dict[str, Any] = {
         "source": ctx.source.describe(),

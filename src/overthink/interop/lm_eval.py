@@ -226,19 +226,33 @@ def _records(files: list[_TaskFile], opt: _Options) -> Iterator[Record]:
         )
 
 
-def _doc_records(
-    tf: _TaskFile, sample: dict[str, Any], metric: str, filt: str, where: str, opt: _Options
-) -> Iterator[Record]:
-    stats = opt.stats
+def _responses(sample: dict[str, Any], where: str) -> list[str]:
+    """The generated texts of a doc's first request (one per repeat)."""
     resps = sample["resps"]
     if not (isinstance(resps, list) and resps and isinstance(resps[0], list)):
         raise LmEvalError(f"{where}: 'resps' is not a list of per-request lists of responses")
-    raw = [r if isinstance(r, str) else json.dumps(r) for r in resps[0]]
     if resps[0] and not isinstance(resps[0][0], str):
         raise LmEvalError(
             f"{where}: responses are log-likelihoods (a multiple-choice task): no generated "
             "text, so no reasoning length; import generation tasks only"
         )
+    return [r if isinstance(r, str) else json.dumps(r) for r in resps[0]]
+
+
+def _doc_score(sample: dict[str, Any], metric: str, where: str) -> float | None:
+    try:
+        return None if sample[metric] is None else float(sample[metric])
+    except (TypeError, ValueError):
+        raise LmEvalError(
+            f"{where}: metric {metric!r} = {sample[metric]!r} is not a number"
+        ) from None
+
+
+def _doc_records(
+    tf: _TaskFile, sample: dict[str, Any], metric: str, filt: str, where: str, opt: _Options
+) -> Iterator[Record]:
+    stats = opt.stats
+    raw = _responses(sample, where)
     kwargs = _gen_kwargs(sample, tf)
     max_gen = kwargs.get("max_gen_toks")
     mode, budget = (
@@ -247,12 +261,7 @@ def _doc_records(
         else (BudgetMode.NATURAL.value, -1)
     )
     stats.setdefault("budgets", set()).add((mode, budget))
-    try:
-        doc_score = None if sample[metric] is None else float(sample[metric])
-    except (TypeError, ValueError):
-        raise LmEvalError(
-            f"{where}: metric {metric!r} = {sample[metric]!r} is not a number"
-        ) from None
+    doc_score = _doc_score(sample, metric, where)
     filtered = sample["filtered_resps"]
     filtered0 = filtered[0] if isinstance(filtered, list) and filtered else None
     n = len(raw)

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from overthink import __version__
+from overthink._version import __version__
 from overthink.core import Record
 from overthink.errors import ConfigError
 from overthink.experiment.store import STORE_FILE, Store

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from overthink import __version__
+from overthink._version import __version__
 from overthink.core import Record
 from overthink.errors import ConfigError
 from overthink.experiment.store import STORE_FILE, Store

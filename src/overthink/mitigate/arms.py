@@ -26,11 +26,12 @@ from overthink.mitigate.prompts import PROMPT_MITIGATIONS, prompt_system
 from overthink.mitigate.router import RouterPolicy, learn_router, proxy_value
 from overthink.reasoning.forcing import thinking_prefix
 from overthink.reasoning.generate import THINK_FIRST, Generation, answer_forced, build_messages
-from overthink.strategies.base import StrategyName, answer_key
+from overthink.strategies.base import StrategyName
 from overthink.strategies.records import strategy_record
 from overthink.strategies.verifiers.base import Verifier
 from overthink.strategies.verify import verify_records
 from overthink.strategies.vote import choose
+from overthink.tasks.extract import answer_key
 
 __all__ = ["MITIGATIONS", "Arm", "MitigateOptions", "run_arms"]
 

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from overthink.formatting import fmt_fixed
 from overthink.mitigate.arms import Arm
 from overthink.mitigate.compare import Effect, paired_effect
 from overthink.mitigate.context import MITIGATE_DIR, RunContext, arm_frame
@@ -90,17 +91,15 @@ def compare_arms(ctx: RunContext, arms: list[Arm], *, n_boot: int = 2000) -> Out
     )
 
 
-def _fmt(x: float | None, digits: int = 3, sign: bool = False) -> str:
-    if x is None or x != x:
-        return "–"
-    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
-
-
 def _ci(e: Effect, key: str, digits: int) -> str:
     lo, hi = e.ci[key]
     # The interval on a second line (as in `overthink run`'s table) keeps it narrow.
-    mid = _fmt(e.diff[key], digits, True)
-    return f"{mid}\n[{_fmt(lo, digits, True)},{_fmt(hi, digits, True)}]"
+    mid = fmt_fixed(e.diff[key], digits, sign=True)
+    return f"{mid}\n[{fmt_fixed(lo, digits, sign=True)},{fmt_fixed(hi, digits, sign=True)}]"
+
+
+def _arrow(before: float, after: float, digits: int) -> str:
+    return f"{fmt_fixed(before, digits)}→{fmt_fixed(after, digits)}"
 
 
 def effects_table_rows(outcome: Outcome) -> list[dict[str, str]]:
@@ -111,9 +110,9 @@ def effects_table_rows(outcome: Outcome) -> list[dict[str, str]]:
             {
                 "mitigation": e.name,
                 "n": str(e.n_questions),
-                "metric": f"{_fmt(e.baseline['value'], 2)}→{_fmt(e.mitigated['value'], 2)}",
+                "metric": _arrow(e.baseline["value"], e.mitigated["value"], 2),
                 "Δ metric": _ci(e, "value", 2),
-                "tokens": f"{_fmt(e.baseline['tokens'], 0)}→{_fmt(e.mitigated['tokens'], 0)}",
+                "tokens": _arrow(e.baseline["tokens"], e.mitigated["tokens"], 0),
                 "Δ tokens": _ci(e, "tokens", 0),
                 "Δ latency s": _ci(e, "latency_s", 2),
                 "gen/reused": f"{e.detail.get('generated', 0)}/{e.detail.get('reused', 0)}",

@@ -15,11 +15,14 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from overthink.errors import ConfigError
 from overthink.monitor.alerts import Alert, AlertSink, Hysteresis
 from overthink.monitor.events import (
     MAX_LINE_BYTES,
@@ -34,7 +37,7 @@ from overthink.monitor.proxies import compute_proxies
 from overthink.monitor.sequential import ebh
 from overthink.monitor.trackers import CausalResult, CausalTracker, SlopeResult, SlopeTracker
 
-__all__ = ["Monitor", "MonitorConfig", "SegmentSnapshot"]
+__all__ = ["Monitor", "MonitorConfig", "SegmentSnapshot", "load_monitor_config"]
 
 # Upper bounds (tokens) of the reasoning-token histogram buckets exported to Prometheus.
 REASONING_BUCKETS: tuple[float, ...] = (
@@ -87,6 +90,39 @@ class MonitorConfig(BaseModel):
     """Page–Hinkley threshold on the windowed slope z-scores."""
     max_pending: int = Field(default=200_000, ge=0)
     """Events without quality kept waiting for a late label (oldest evicted first)."""
+
+
+def load_monitor_config(
+    path: Path | None, *, alpha: float | None = None, check_every: int | None = None
+) -> MonitorConfig:
+    """The monitor settings of a YAML/JSON file (``--config``), with command-line overrides.
+
+    Bad input is a ``ConfigError`` naming the file and the field.
+    """
+    import yaml
+
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML/JSON ({exc})".splitlines()[0]) from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of monitor settings")
+        raw = dict(loaded or {})
+    if alpha is not None:
+        raw["alpha"] = alpha
+    if check_every is not None:
+        raw["check_every"] = check_every
+    try:
+        return MonitorConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        source = f"{path}: " if path is not None else ""
+        raise ConfigError(f"{source}{where}: {err['msg']}") from None
 
 
 @dataclass
@@ -145,6 +181,11 @@ class _Pending:
     tokens: int
     truncated: bool
     covariates: dict[str, float]
+
+
+_Reading = dict[str, object]
+"""One test's latest numbers as an alert reports them: ``Alert``'s estimate, lower, upper,
+n, evidence and associational fields (validated when the alert is built)."""
 
 
 class Monitor:
@@ -310,44 +351,24 @@ class Monitor:
             self.unmatched_labels += 1
             return None
         seg = self._segment(p.segment)
-        self._add(
-            seg,
-            p.model,
-            label.quality,
-            p.arm,
-            p.prob,
-            p.random,
-            p.tokens,
-            p.truncated,
-            p.covariates,
-        )
+        self._add(seg, p, label.quality)
         return seg
 
-    def _add(
-        self,
-        seg: _Segment,
-        model: str,
-        quality: float,
-        arm: float,
-        prob: float,
-        random: bool,
-        tokens: int,
-        truncated: bool,
-        covariates: dict[str, float],
-    ) -> None:
+    def _add(self, seg: _Segment, p: _Pending, quality: float) -> None:
+        """A labelled event joins its segment's causal and slope samples."""
         labels = seg.labels
-        labels[model] = labels.get(model, 0) + 1
-        if random:
+        labels[p.model] = labels.get(p.model, 0) + 1
+        if p.random:
             seg.c_quality.append(quality)
-            seg.c_arm.append(arm)
-            seg.c_prob.append(prob)
+            seg.c_arm.append(p.arm)
+            seg.c_prob.append(p.prob)
         # Truncated events stay out of the slope (their length is the cap, not a choice).
-        if not truncated:
+        if not p.truncated:
             names = seg.covariates
             if names is None:
-                names = self._covariate_names(seg, covariates)
-            seg.s_tokens.append(tokens)
-            seg.s_covariates.extend(map(covariates.get, names, seg.zeros))
+                names = self._covariate_names(seg, p.covariates)
+            seg.s_tokens.append(p.tokens)
+            seg.s_covariates.extend(map(p.covariates.get, names, seg.zeros))
             seg.s_quality.append(quality)
 
     def _covariate_names(self, seg: _Segment, covariates: dict[str, float]) -> list[str]:
@@ -408,50 +429,24 @@ class Monitor:
             k = index[name]
             alarm = bool(causal_rej[k]) and c.active and c.upper < 0
             self._alarm_state[(name, "causal_effect")] = alarm
-            self._transition(
-                out,
-                name,
-                "causal_effect",
-                alarm,
-                c.estimate,
-                c.lower,
-                c.upper,
-                c.n,
-                math.exp(min(c.log_e, 700.0)),
-                False,
-            )
+            causal_reading: _Reading = {
+                "estimate": c.estimate, "lower": c.lower, "upper": c.upper, "n": c.n,
+                "evidence": math.exp(min(c.log_e, 700.0)), "associational": False,
+            }  # fmt: skip
+            self._transition(out, name, "causal_effect", alarm, causal_reading)
             s = slopes[i]
             if s is None:
                 continue
             s_alarm = cfg.slope_alerts and bool(slope_rej[k]) and s.active and s.upper < 0
             self._alarm_state[(name, "observational_slope")] = s_alarm
+            slope_reading: _Reading = {
+                "estimate": s.slope, "lower": s.lower, "upper": s.upper, "n": s.n,
+                "evidence": s.p_value, "associational": True,
+            }  # fmt: skip
             if cfg.slope_alerts:
-                self._transition(
-                    out,
-                    name,
-                    "observational_slope",
-                    s_alarm,
-                    s.slope,
-                    s.lower,
-                    s.upper,
-                    s.n,
-                    s.p_value,
-                    True,
-                )
+                self._transition(out, name, "observational_slope", s_alarm, slope_reading)
             if s.change:
-                out.append(
-                    self._alert(
-                        "notice",
-                        "slope_change",
-                        name,
-                        s.slope,
-                        s.lower,
-                        s.upper,
-                        s.n,
-                        s.p_value,
-                        True,
-                    )
-                )
+                out.append(self._alert("notice", "slope_change", name, slope_reading))
                 tracker = self.segments[name].slope
                 if tracker is not None:
                     tracker.acknowledge_change()
@@ -469,48 +464,20 @@ class Monitor:
             return ebh(np.exp(np.minimum(arr, 700.0)), self.config.alpha)
 
     def _transition(
-        self,
-        out: list[Alert],
-        segment: str,
-        test: str,
-        condition: bool,
-        estimate: float,
-        lower: float,
-        upper: float,
-        n: int,
-        evidence: float,
-        assoc: bool,
+        self, out: list[Alert], segment: str, test: str, condition: bool, reading: _Reading
     ) -> None:
         step = self.hysteresis.step((segment, test), condition)
         if step is not None:
             state = "firing" if step == "fire" else "resolved"
-            out.append(
-                self._alert(state, test, segment, estimate, lower, upper, n, evidence, assoc)
-            )
+            out.append(self._alert(state, test, segment, reading))
 
-    def _alert(
-        self,
-        state: str,
-        test: str,
-        segment: str,
-        estimate: float,
-        lower: float,
-        upper: float,
-        n: int,
-        evidence: float,
-        assoc: bool,
-    ) -> Alert:
+    def _alert(self, state: str, test: str, segment: str, reading: _Reading) -> Alert:
         return Alert.model_validate(
             {
+                **reading,
                 "state": state,
                 "test": test,
                 "segment": segment,
-                "estimate": estimate,
-                "lower": lower,
-                "upper": upper,
-                "n": n,
-                "evidence": evidence,
-                "associational": assoc,
                 "ts": self.last_ts or time.time(),
                 "event_index": self.n_events,
             }

@@ -243,58 +243,68 @@ def otlp_items(obj: dict[str, Any]) -> Iterator[MonitorEvent | Label | Malformed
         yield exc
         return
     for rs in resource_spans:
-        try:
-            resource = _attrs(
-                _get(_get(rs, "resource", "resourceSpans[]"), "attributes", "resource") or []
-            )
-            scope_spans = _list(
-                _get(rs, "scopeSpans", "resourceSpans[]")
-                or _get(rs, "instrumentationLibrarySpans", "resourceSpans[]"),
-                "scopeSpans",
-            )
-            spans = [
-                sp for ss in scope_spans for sp in _list(_get(ss, "spans", "scopeSpans[]"), "spans")
-            ]
-        except MalformedInput as exc:
-            yield exc
-            continue
-        for span in spans:
-            try:
-                if not isinstance(span, dict):
-                    raise MalformedInput("span: expected an object")
-                event, labels = _span_event(span, resource)
-            except MalformedInput as exc:
-                yield exc
-                continue
-            except (TypeError, ValueError, AttributeError) as exc:
-                yield MalformedInput(f"span: {exc}")
-                continue
-            if event is not None:
-                yield event
-            yield from labels
+        yield from _span_items(rs)
     for rl in resource_logs:
+        yield from _log_items(rl)
+
+
+def _span_items(rs: Any) -> Iterator[MonitorEvent | Label | MalformedInput]:
+    """Events and labels of one ``resourceSpans`` entry."""
+    try:
+        resource = _attrs(
+            _get(_get(rs, "resource", "resourceSpans[]"), "attributes", "resource") or []
+        )
+        scope_spans = _list(
+            _get(rs, "scopeSpans", "resourceSpans[]")
+            or _get(rs, "instrumentationLibrarySpans", "resourceSpans[]"),
+            "scopeSpans",
+        )
+        spans = [
+            sp for ss in scope_spans for sp in _list(_get(ss, "spans", "scopeSpans[]"), "spans")
+        ]
+    except MalformedInput as exc:
+        yield exc
+        return
+    for span in spans:
         try:
-            records = [
-                r
-                for sl in _list(_get(rl, "scopeLogs", "resourceLogs[]"), "scopeLogs")
-                for r in _list(_get(sl, "logRecords", "scopeLogs[]"), "logRecords")
-            ]
+            if not isinstance(span, dict):
+                raise MalformedInput("span: expected an object")
+            event, labels = _span_event(span, resource)
         except MalformedInput as exc:
             yield exc
             continue
-        for record in records:
-            try:
-                if not isinstance(record, dict):
-                    raise MalformedInput("logRecord: expected an object")
-                attrs = _attrs(record.get("attributes") or [])
-                name = record.get("eventName") or attrs.get("event.name")
-                if name != EVALUATION_EVENT:
-                    continue
-                yield _label(attrs, None, _nanos(record.get("timeUnixNano")))
-            except MalformedInput as exc:
-                yield exc
-            except (TypeError, ValueError, AttributeError) as exc:
-                yield MalformedInput(f"logRecord: {exc}")
+        except (TypeError, ValueError, AttributeError) as exc:
+            yield MalformedInput(f"span: {exc}")
+            continue
+        if event is not None:
+            yield event
+        yield from labels
+
+
+def _log_items(rl: Any) -> Iterator[Label | MalformedInput]:
+    """Evaluation labels of one ``resourceLogs`` entry."""
+    try:
+        records = [
+            r
+            for sl in _list(_get(rl, "scopeLogs", "resourceLogs[]"), "scopeLogs")
+            for r in _list(_get(sl, "logRecords", "scopeLogs[]"), "logRecords")
+        ]
+    except MalformedInput as exc:
+        yield exc
+        return
+    for record in records:
+        try:
+            if not isinstance(record, dict):
+                raise MalformedInput("logRecord: expected an object")
+            attrs = _attrs(record.get("attributes") or [])
+            name = record.get("eventName") or attrs.get("event.name")
+            if name != EVALUATION_EVENT:
+                continue
+            yield _label(attrs, None, _nanos(record.get("timeUnixNano")))
+        except MalformedInput as exc:
+            yield exc
+        except (TypeError, ValueError, AttributeError) as exc:
+            yield MalformedInput(f"logRecord: {exc}")
 
 
 def otlp_line_items(line: str | bytes) -> Iterator[MonitorEvent | Label | MalformedInput]:

@@ -79,75 +79,94 @@ def status(monitor: Monitor) -> dict[str, Any]:
     }
 
 
+def _authorised(request: Request, expected: bytes | None) -> bool:
+    if expected is None:
+        return True
+    given = request.headers.get("authorization", "").encode()
+    return hmac.compare_digest(given, expected)
+
+
+async def _read_body(request: Request, expected: bytes | None) -> bytes | Response:
+    """The request body, or the error response (401 without the token, 413 when too large)."""
+    if not _authorised(request, expected):
+        return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        return JSONResponse({"error": "body too large"}, status_code=413)
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+    return body
+
+
+class _Tally:
+    """What one POST body gave: items accepted, items malformed and the first reasons."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+        self.accepted = 0
+        self.malformed = 0
+        self.reasons: list[str] = []
+
+    def bad(self, reason: str) -> None:
+        self.monitor.skip(reason)
+        self.malformed += 1
+        if len(self.reasons) < 5:
+            self.reasons.append(reason)
+
+    def ingest(self, item: Any) -> None:
+        self.monitor.ingest(item)
+        self.accepted += 1
+
+
+def _json_items(body: bytes, tally: _Tally) -> list[Any]:
+    """One JSON document (an object or a list of them), else JSON lines."""
+    try:
+        decoded = json.loads(body)
+        return decoded if isinstance(decoded, list) else [decoded]
+    except (ValueError, RecursionError):
+        pass
+    items = []
+    for line in body.splitlines():
+        if not line.strip():
+            continue
+        try:
+            items.append(json.loads(line))
+        except (ValueError, RecursionError) as exc:
+            tally.bad(f"bad JSON: {exc}".splitlines()[0])
+    return items
+
+
+def _ingest_body(monitor: Monitor, body: bytes) -> dict[str, Any]:
+    """Feed a POST body (events, labels or OTLP) to the monitor; what was accepted."""
+    tally = _Tally(monitor)
+    for obj in _json_items(body, tally):
+        if is_otlp(obj):
+            for item in otlp_items(obj):
+                if isinstance(item, MalformedInput):
+                    tally.bad(str(item))
+                else:
+                    tally.ingest(item)
+            continue
+        try:
+            tally.ingest(parse_item(obj))
+        except MalformedInput as exc:
+            tally.bad(str(exc))
+    return {"accepted": tally.accepted, "malformed": tally.malformed, "reasons": tally.reasons}
+
+
 def create_app(monitor: Monitor, token: str | None) -> Starlette:
     """The ASGI app; ``token=None`` disables auth (tests and loopback-only setups)."""
     registry = registry_for(monitor)
     expected = f"Bearer {token}".encode() if token is not None else None
 
-    def authorised(request: Request) -> bool:
-        if expected is None:
-            return True
-        given = request.headers.get("authorization", "").encode()
-        return hmac.compare_digest(given, expected)
-
-    async def read_body(request: Request) -> bytes | Response:
-        if not authorised(request):
-            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                return JSONResponse({"error": "body too large"}, status_code=413)
-        return body
-
-    def ingest_body(body: bytes) -> dict[str, Any]:
-        accepted = 0
-        reasons: list[str] = []
-        malformed = [0]
-
-        def bad(reason: str) -> None:
-            monitor.skip(reason)
-            malformed[0] += 1
-            if len(reasons) < 5:
-                reasons.append(reason)
-
-        items: list[Any]
-        try:
-            decoded = json.loads(body)
-            items = decoded if isinstance(decoded, list) else [decoded]
-        except (ValueError, RecursionError):
-            items = []
-            for line in body.splitlines():
-                if not line.strip():
-                    continue
-                try:
-                    items.append(json.loads(line))
-                except (ValueError, RecursionError) as exc:
-                    bad(f"bad JSON: {exc}".splitlines()[0])
-        for obj in items:
-            if is_otlp(obj):
-                for item in otlp_items(obj):
-                    if isinstance(item, MalformedInput):
-                        bad(str(item))
-                    else:
-                        monitor.ingest(item)
-                        accepted += 1
-                continue
-            try:
-                monitor.ingest(parse_item(obj))
-                accepted += 1
-            except MalformedInput as exc:
-                bad(str(exc))
-        return {"accepted": accepted, "malformed": malformed[0], "reasons": reasons}
-
     async def events(request: Request) -> Response:
-        body = await read_body(request)
+        body = await _read_body(request, expected)
         if isinstance(body, Response):
             return body
-        result = ingest_body(body)
+        result = _ingest_body(monitor, body)
         code = 400 if result["accepted"] == 0 and result["malformed"] else 200
         return JSONResponse(result, status_code=code)
 
@@ -155,7 +174,7 @@ def create_app(monitor: Monitor, token: str | None) -> Starlette:
         return Response(metrics_text(registry), media_type=CONTENT_TYPE_LATEST)
 
     async def status_route(request: Request) -> Response:
-        if not authorised(request):
+        if not _authorised(request, expected):
             return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
         monitor.check()
         return JSONResponse(status(monitor))

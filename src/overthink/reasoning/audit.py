@@ -3,7 +3,8 @@
 Two failure shapes matter when reading a budget sweep:
 
 * a **budget violation** — observed reasoning exceeded the enforced (or, in ``prompt``
-  mode, the stated) limit by more than 10 %: the budget was requested but not honoured;
+  mode, the stated) limit by more than ``core.VIOLATION_TOLERANCE`` (10 %): the budget
+  was requested but not honoured;
 * **reasoning ate the output** — the answer is empty, or the output limit was hit inside
   the thinking segment and no answer could be parsed: the trial measures the cap, not the
   model's answer.
@@ -17,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from overthink.core import Record
+from overthink.core import VIOLATION_PERCENT, Record
 
 __all__ = ["BudgetAudit", "audit_budgets"]
 
@@ -28,7 +29,8 @@ class BudgetAudit:
 
     trials: int = 0
     violations: Counter[str] = field(default_factory=Counter)
-    """Budget label → trials whose reasoning exceeded the enforced limit by > 10 %."""
+    """Budget label → trials whose reasoning exceeded the enforced limit by more than the
+    tolerance (``core.VIOLATION_TOLERANCE``)."""
     ate_output: Counter[str] = field(default_factory=Counter)
     """Budget label → trials with an empty answer, or cut inside thinking with no answer."""
 
@@ -45,7 +47,8 @@ class BudgetAudit:
         if self.violations:
             n = sum(self.violations.values())
             parts.append(
-                f"{n} of {self.trials} trials exceeded their enforced budget by more than 10 % "
+                f"{n} of {self.trials} trials exceeded their enforced budget by more than "
+                f"{VIOLATION_PERCENT} "
                 f"({_by_label(self.violations)})"
             )
         if self.ate_output:

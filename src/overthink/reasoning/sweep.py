@@ -28,7 +28,7 @@ from typing import Any
 from overthink.core import BudgetMode, Trial
 from overthink.engines.base import CompletionResult, Engine, StreamState
 from overthink.engines.retry import tally_retries
-from overthink.engines.slots import request_priority, slot_wait_meter
+from overthink.engines.slots import request_affinity, request_priority, slot_wait_meter
 from overthink.reasoning.forcing import ForcedTrace, force_thinking, thinking_prefix
 from overthink.reasoning.generate import THINK_FIRST, Generation, answer_forced, build_messages
 from overthink.reasoning.latency import cut_latency
@@ -110,6 +110,14 @@ async def forced_sweep(
 
     ``timings``, when given, receives one ``CutTiming`` per trial (same order).
     """
+    # One affinity key per sweep: its requests go where its prefix is cached (slots).
+    with request_affinity(object()):
+        return await _forced_sweep(engine, trials, timings)
+
+
+async def _forced_sweep(
+    engine: Engine, trials: list[Trial], timings: list[CutTiming] | None
+) -> list[Generation]:
     first = trials[0]
     started = time.perf_counter()
     with tally_retries() as render_tally:

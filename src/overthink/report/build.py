@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import pandas as pd
 from matplotlib.figure import Figure
 
-from overthink import __version__
+from overthink._version import __version__
 from overthink.analysis import analyze, load_run
 from overthink.analysis.cost import ModelShape
 from overthink.errors import ConfigError

@@ -13,6 +13,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from overthink.formatting import fmt_fixed, fmt_interval
 from overthink.report.html import Section
 from overthink.report.render import render_figure
 from overthink.report.tables import Cell, Table
@@ -23,16 +24,10 @@ FIGURE = "mitigations"
 _FILE = Path("mitigate") / "mitigate.json"
 
 
-def _num(x: Any, digits: int, sign: bool = False) -> str:
-    if not isinstance(x, int | float):
-        return "–"
-    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
-
-
 def _ci(effect: dict[str, Any], key: str, digits: int) -> Cell:
     mid = effect["diff"].get(key)
     lo, hi = effect["ci"].get(key, [None, None])
-    text = f"{_num(mid, digits, True)} [{_num(lo, digits, True)}, {_num(hi, digits, True)}]"
+    text = fmt_interval(mid, lo, hi, f"+.{digits}f")
     return Cell(text, sort=float(mid) if isinstance(mid, int | float) else float("nan"))
 
 
@@ -75,10 +70,10 @@ def mitigation_section(run_dir: Path, plots_dir: Path) -> Section | None:
         rows.append([
             Cell(str(e["name"]), sort=str(e["name"])),
             Cell(str(e["n_questions"]), sort=float(e["n_questions"])),
-            Cell(f"{_num(base.get('value'), 3)} → {_num(mit.get('value'), 3)}",
+            Cell(f"{fmt_fixed(base.get('value'), 3)} → {fmt_fixed(mit.get('value'), 3)}",
                  sort=float(mit.get("value") or 0.0)),
             _ci(e, "value", 3),
-            Cell(f"{_num(base.get('tokens'), 0)} → {_num(mit.get('tokens'), 0)}",
+            Cell(f"{fmt_fixed(base.get('tokens'), 0)} → {fmt_fixed(mit.get('tokens'), 0)}",
                  sort=float(mit.get("tokens") or 0.0)),
             _ci(e, "tokens", 0),
             _ci(e, "latency_s", 2),

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatter, MaxNLocator
 
+from overthink.formatting import is_missing
 from overthink.report.style import (
     LINESTYLES,
     MARKERS,
@@ -28,7 +30,6 @@ from overthink.report.style import (
     budget_labels,
     budget_order,
     cost_label,
-    is_missing,
     level_label,
     metric_label,
     series_colour,
@@ -453,6 +454,44 @@ def _short_label(label: Any, model: Any, single_model: bool) -> str:
     return text[len(prefix) :] if single_model and text.startswith(prefix) else text
 
 
+_DOMINATED: dict[str, Any] = {"s": 16, "alpha": 0.25, "linewidths": 0}
+_ON_FRONT: dict[str, Any] = {"s": 32, "edgecolors": "#000000", "linewidths": 0.6, "zorder": 3}
+
+
+def _pareto_points(
+    ax: Axes, sub: pd.DataFrame, strategies: list[Any], front_mask: npt.NDArray[np.bool_]
+) -> None:
+    """One task's configurations per strategy: dominated ones faded, the front outlined."""
+    for si, strategy in enumerate(strategies):
+        mine = (sub["strategy"] == strategy).to_numpy() if strategy is not None else True
+        colour, marker = series_colour(si), MARKERS[si % len(MARKERS)]
+        name = "all" if strategy is None else str(strategy)
+        for part, what, style in (
+            (sub[mine & ~front_mask], "dominated", _DOMINATED),
+            (sub[mine & front_mask], "on front", _ON_FRONT),
+        ):
+            if len(part):
+                ax.scatter(
+                    part["cost"], part["metric"], color=colour, marker=marker,
+                    label=f"{name} ({what})", **style,
+                )  # fmt: skip
+
+
+def _ring(ax: Axes, pick: pd.DataFrame) -> None:
+    """Ring the analysis's cheapest good-enough configuration."""
+    if len(pick):
+        ax.scatter(
+            pick["cost"],
+            pick["metric"],
+            s=150,
+            facecolors="none",
+            edgecolors="#D55E00",
+            linewidths=1.6,
+            zorder=4,
+            label="cheapest good-enough",
+        )
+
+
 def pareto_front(frame: pd.DataFrame, cheapest: pd.DataFrame | None = None) -> Figure | None:
     """Cost vs metric per task; dominated configurations faded, the front joined and labelled.
 
@@ -475,35 +514,7 @@ def pareto_front(frame: pd.DataFrame, cheapest: pd.DataFrame | None = None) -> F
             if "on_front" in sub.columns
             else np.zeros(len(sub), dtype=bool)
         )
-        for si, strategy in enumerate(strategies):
-            mine = (sub["strategy"] == strategy).to_numpy() if strategy is not None else True
-            colour, marker = series_colour(si), MARKERS[si % len(MARKERS)]
-            name = "all" if strategy is None else str(strategy)
-            rest = sub[mine & ~front_mask]
-            front = sub[mine & front_mask]
-            if len(rest):
-                ax.scatter(
-                    rest["cost"],
-                    rest["metric"],
-                    s=16,
-                    color=colour,
-                    alpha=0.25,
-                    marker=marker,
-                    linewidths=0,
-                    label=f"{name} (dominated)",
-                )
-            if len(front):
-                ax.scatter(
-                    front["cost"],
-                    front["metric"],
-                    s=32,
-                    color=colour,
-                    marker=marker,
-                    edgecolors="#000000",
-                    linewidths=0.6,
-                    label=f"{name} (on front)",
-                    zorder=3,
-                )
+        _pareto_points(ax, sub, strategies, front_mask)
         front_all = sub[front_mask].sort_values("cost")
         if len(front_all) > 1:
             ax.plot(
@@ -525,18 +536,7 @@ def pareto_front(frame: pd.DataFrame, cheapest: pd.DataFrame | None = None) -> F
                 textcoords="offset points",
             )
         if cheapest is not None and not cheapest.empty and "task" in cheapest.columns:
-            pick = cheapest[cheapest["task"] == task]
-            if len(pick):
-                ax.scatter(
-                    pick["cost"],
-                    pick["metric"],
-                    s=150,
-                    facecolors="none",
-                    edgecolors="#D55E00",
-                    linewidths=1.6,
-                    zorder=4,
-                    label="cheapest good-enough",
-                )
+            _ring(ax, cheapest[cheapest["task"] == task])
         axis = sub["cost_axis"].iloc[0] if "cost_axis" in sub.columns else "tokens"
         if (sub["cost"] > 0).all():
             ax.set_xscale("log")

@@ -7,10 +7,11 @@ line style, so no two series rely on hue alone.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import pandas as pd
+
+from overthink.formatting import is_missing
 
 __all__ = [
     "LINESTYLES",
@@ -21,9 +22,6 @@ __all__ = [
     "budget_labels",
     "budget_order",
     "cost_label",
-    "fmt_num",
-    "fmt_p",
-    "is_missing",
     "level_label",
     "metric_label",
     "series_colour",
@@ -75,15 +73,6 @@ _COST_LABELS: dict[str, str] = {
 }
 
 
-def is_missing(value: Any) -> bool:
-    """True for None, NaN and the empty string (how frames spell "no knob")."""
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and value == ""
-
-
 def level_label(knob: Any, level: Any) -> str:
     """``distractors=4``, or ``all`` when the task has no knob."""
     if is_missing(knob) and is_missing(level):
@@ -112,38 +101,6 @@ def cost_label(axis: Any) -> str:
 def series_colour(index: int) -> str:
     """Colour of the ``index``-th series."""
     return OKABE_ITO[index % len(OKABE_ITO)]
-
-
-def fmt_num(value: Any, digits: int = 3) -> str:
-    """Compact number for tables: ``—`` for missing, integers without decimals."""
-    if is_missing(value):
-        return "—"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(number):
-        return "—"
-    if math.isinf(number):
-        return "∞" if number > 0 else "-∞"
-    magnitude = abs(number)
-    if number.is_integer() and magnitude < 1e15:
-        return f"{int(number):,}"
-    if magnitude >= 1000:
-        return f"{number:,.0f}"
-    if magnitude < 1e-3:
-        return f"{number:.{max(digits - 1, 0)}e}"
-    return f"{number:.{digits}g}"
-
-
-def fmt_p(value: Any) -> str:
-    """A p-value: two significant digits, ``<0.001`` below that."""
-    if is_missing(value):
-        return "—"
-    number = float(value)
-    if math.isnan(number):
-        return "—"
-    return "<0.001" if number < 0.001 else f"{number:.2g}"
 
 
 def budget_order(label: str) -> tuple[int, int, str]:

@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 from overthink.analysis.cost import price_for
-from overthink.report.style import budget_labels, budget_order, is_missing
+from overthink.core import VIOLATION_PERCENT
+from overthink.formatting import is_missing
+from overthink.report.style import budget_labels, budget_order
 
 __all__ = ["Fact", "Notice", "Summary", "summarize"]
 
@@ -166,22 +168,13 @@ def _cost(
     return text
 
 
-def summarize(
+def _facts(
     records: pd.DataFrame,
-    manifest: Mapping[str, Any] | None,
-    *,
-    run_dir_name: str,
+    man: Mapping[str, Any],
     tool_version: str,
-    analysis_warnings: list[str] | None = None,
-    prices: Mapping[str, float] | None = None,
-) -> Summary:
-    """Header facts and warnings from the records frame and the run manifest.
-
-    Every manifest key is optional: what the manifest lacks is derived from the records
-    (models, tasks, budgets) or left out.
-    """
-    man: Mapping[str, Any] = manifest if isinstance(manifest, Mapping) else {}
-    title = str(man.get("name") or run_dir_name)
+    prices: Mapping[str, float] | None,
+) -> list[Fact]:
+    """The header's facts, each from the manifest when it has it, else from the records."""
     n = len(records)
     facts: list[Fact] = []
 
@@ -228,13 +221,19 @@ def summarize(
         except (TypeError, ValueError):
             wall = None
     add("Wall time", _duration(wall))
+    return facts
 
+
+def _warnings(records: pd.DataFrame) -> list[Notice]:
+    """Counted problems in the records, worst kinds last."""
+    n = len(records)
     warnings: list[Notice] = []
     violations = _count(records, "budget_violation")
     if violations:
         warnings.append(
             Notice(
-                "budget violations: reasoning exceeded the enforced budget by more than 10 %",
+                "budget violations: reasoning exceeded the enforced budget by more than "
+                f"{VIOLATION_PERCENT}",
                 violations,
             )
         )
@@ -267,5 +266,26 @@ def summarize(
         warnings.append(Notice("errors: the trial failed", errors, severity="error"))
     if not n:
         warnings.append(Notice("the run has no records yet", None, severity="error"))
+    return warnings
+
+
+def summarize(
+    records: pd.DataFrame,
+    manifest: Mapping[str, Any] | None,
+    *,
+    run_dir_name: str,
+    tool_version: str,
+    analysis_warnings: list[str] | None = None,
+    prices: Mapping[str, float] | None = None,
+) -> Summary:
+    """Header facts and warnings from the records frame and the run manifest.
+
+    Every manifest key is optional: what the manifest lacks is derived from the records
+    (models, tasks, budgets) or left out.
+    """
+    man: Mapping[str, Any] = manifest if isinstance(manifest, Mapping) else {}
+    title = str(man.get("name") or run_dir_name)
+    facts = _facts(records, man, tool_version, prices)
+    warnings = _warnings(records)
     notes = [str(text) for text in analysis_warnings or []]
     return Summary(title=title, facts=facts, warnings=warnings, notes=notes)

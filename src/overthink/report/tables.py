@@ -8,14 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from overthink.report.style import (
-    VERDICT_COLOURS,
-    fmt_num,
-    fmt_p,
-    is_missing,
-    level_label,
-    metric_label,
-)
+from overthink.formatting import fmt_num, fmt_p, is_missing
+from overthink.report.style import VERDICT_COLOURS, level_label, metric_label
 
 __all__ = ["Cell", "Table", "ab_table", "cube_slope_table", "drift_table", "verdict_table"]
 

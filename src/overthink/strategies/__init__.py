@@ -18,7 +18,7 @@ from overthink.strategies.apply import (
     default_strategies,
     parse_strategies,
 )
-from overthink.strategies.base import StrategyName, answer_key, split_label, strategy_label
+from overthink.strategies.base import StrategyName, split_label, strategy_label
 from overthink.strategies.registry import (
     Strategy,
     get_strategy,
@@ -49,7 +49,6 @@ __all__ = [
     "Verifier",
     "VerifierError",
     "VerifyReport",
-    "answer_key",
     "apply_to_store",
     "choose",
     "combine",

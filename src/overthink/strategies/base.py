@@ -1,4 +1,6 @@
-"""Shared vocabulary of parallel test-time compute: strategy names, answer classes, groups.
+"""Shared vocabulary of parallel test-time compute: strategy names and groups.
+
+Answer classes (what a vote counts) are :func:`overthink.tasks.extract.answer_key`.
 
 A *group* is the N sampled records of one question at one budget on one model (they differ
 only in ``sample_index`` and seed). Strategies pick one answer per group without new
@@ -7,20 +9,17 @@ generation; verifiers score each record of a group.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from overthink.core import AnswerKind, Record
+from overthink.core import Record
 from overthink.errors import ConfigError
-from overthink.tasks.extract import normalise, parse_number
 
 __all__ = [
     "GroupKey",
     "StrategyName",
-    "answer_key",
     "group_records",
     "parse_names",
     "split_label",
@@ -41,25 +40,7 @@ class StrategyName(StrEnum):
     WEIGHTED = "weighted"
 
 
-_NUMERIC_KINDS = frozenset({AnswerKind.NUMERIC.value, AnswerKind.REGRESSION.value})
 _LABEL = re.compile(r"^(?P<name>[a-z_]+)@(?P<n>\d+)$")
-
-
-def answer_key(answer: str | None, kind: str) -> str | None:
-    """The vote class of a parsed answer (None: no answer, does not vote).
-
-    The same rule as the analysis's pool estimators: numeric answers compare as numbers
-    (``2``, ``2.0`` and ``two`` are one class), everything else as normalised text
-    (``Boxing.`` = ``boxing``). Votes are on *answers*, never on correctness.
-    """
-    if answer is None:
-        return None
-    if str(kind) in _NUMERIC_KINDS:
-        value = parse_number(answer)
-        if value is not None and math.isfinite(value):
-            return repr(float(value))
-    text = normalise(answer)
-    return text or None
 
 
 def strategy_label(name: str, n: int) -> str:

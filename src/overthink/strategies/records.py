@@ -38,9 +38,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from overthink.core import Record, canonical_json
-from overthink.strategies.base import StrategyName, answer_key, strategy_label
+from overthink.strategies.base import StrategyName, strategy_label
 from overthink.strategies.registry import get_strategy
 from overthink.strategies.vote import Choice
+from overthink.tasks.extract import answer_key
 
 __all__ = ["strategy_record", "strategy_trial_id", "verifier_cost"]
 

@@ -26,8 +26,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from overthink.core import Record
-from overthink.strategies.base import StrategyName, answer_key
+from overthink.strategies.base import StrategyName
 from overthink.strategies.registry import Strategy, get_strategy, register_strategy
+from overthink.tasks.extract import answer_key
 
 __all__ = ["Choice", "best_of_n", "choose", "first", "majority", "weighted"]
 

@@ -143,8 +143,3 @@ class Task(ABC):
                 value = k.parse(value)
             out[k.name] = k.check(value)
         return out
-
-
-def answer_kind_of(sample: Sample) -> AnswerKind:
-    """The answer kind of a sample (kept as a function for symmetry with loaders)."""
-    return sample.kind

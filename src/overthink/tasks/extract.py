@@ -19,8 +19,11 @@ from overthink.core import AnswerKind
 
 __all__ = [
     "LETTERS",
+    "NUMERIC_KINDS",
+    "answer_key",
     "extract_answer",
     "first_number",
+    "format_number",
     "normalise",
     "numbers_equal",
     "parse_number",
@@ -30,6 +33,8 @@ __all__ = [
 
 LETTERS = "ABCDEFGH"
 """Option letters, in order; choice tasks have at most this many options."""
+NUMERIC_KINDS = frozenset({AnswerKind.NUMERIC.value, AnswerKind.REGRESSION.value})
+"""Answer kinds whose answers compare as numbers (in votes and in scoring)."""
 
 # Innermost tag: the body may not itself contain an opening tag, so with nested tags the
 # regex skips the outer opening and matches the inner pair.
@@ -148,6 +153,29 @@ def parse_number(text: str) -> float | None:
     return words[-1] if words else None
 
 
+def answer_key(answer: str | None, kind: str) -> str | None:
+    """The vote class of a parsed answer; None is no answer, which does not vote.
+
+    The one rule for every vote: the live strategies and verifiers (``strategies``) and the
+    analysis's pool estimators (``analysis.pools.canonical_answers``) both call it, so an
+    estimated majority is the majority the strategy would pick. Numeric kinds compare as
+    numbers (``2``, ``2.0``, `` 2 `` and ``two`` are one class; a number that does not parse
+    or is not finite falls back to text); everything else compares as normalised text
+    (``Boxing.`` = `` boxing`` = ``BOXING``). An answer that is blank once normalised
+    (``""``, ``"  "``, ``"."``) carries no answer, so like ``None`` it does not vote: a pool
+    of mostly empty outputs must not elect "nothing" over the one real answer. Votes are on
+    *answers*, never on correctness.
+    """
+    if answer is None:
+        return None
+    if str(kind) in NUMERIC_KINDS:
+        value = parse_number(answer)
+        if value is not None and math.isfinite(value):
+            return repr(float(value))
+    text = normalise(answer)
+    return text or None
+
+
 def first_number(text: str) -> float | None:
     """The first number in ``text`` (digits, else a number word), or None.
 
@@ -162,7 +190,8 @@ def first_number(text: str) -> float | None:
     return words[0] if words else None
 
 
-def _fmt_number(value: float) -> str:
+def format_number(value: float) -> str:
+    """A parsed number as answer text: ``3`` for 3.0, ``repr`` otherwise (``2.5``, ``inf``)."""
     if math.isfinite(value) and value == int(value):
         return str(int(value))
     return repr(value)
@@ -204,12 +233,12 @@ def _numeric(text: str) -> str | None:
     segment, free = _final_segment(text)
     if segment is not None:
         val = first_number(segment)
-        return None if val is None else _fmt_number(val)
+        return None if val is None else format_number(val)
     after = _AFTER_ANSWER.findall(free)
     if after:
-        return _fmt_number(_number_value(after[-1].rstrip(",")))
+        return format_number(_number_value(after[-1].rstrip(",")))
     val = parse_number(free)
-    return None if val is None else _fmt_number(val)
+    return None if val is None else format_number(val)
 
 
 def _letter_from_choice_text(text: str, choices: list[str], letters: str) -> str | None:

@@ -42,7 +42,7 @@ from typing import IO, Any
 from overthink.core import AnswerKind, Sample, canonical_json
 from overthink.errors import ConfigError
 from overthink.tasks.base import Task
-from overthink.tasks.extract import LETTERS
+from overthink.tasks.extract import LETTERS, format_number
 from overthink.tasks.registry import register_loader
 from overthink.tasks.zebra import Zebra
 
@@ -99,10 +99,6 @@ def _jtype(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _fmt_number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
 def _classes(path: Path, line: int, raw: Any) -> list[str]:
     # The paper's files sometimes store the list as a Python-literal string.
     if isinstance(raw, str):
@@ -132,6 +128,73 @@ def _meta_value(value: Any) -> Any:
     return canonical_json(value)
 
 
+def _kind(path: Path, line: int, obj: dict[str, Any]) -> AnswerKind | None:
+    """The line's explicit ``kind``, or None to infer it from the answer."""
+    if "kind" not in obj:
+        return None
+    try:
+        return AnswerKind(obj["kind"])
+    except ValueError:
+        accepted = ", ".join(k.value for k in AnswerKind)
+        raise field_error(
+            path, line, "kind", f"{obj['kind']!r} is not one of {accepted}"
+        ) from None
+
+
+def _choice_target(
+    path: Path, line: int, obj: dict[str, Any], kind: AnswerKind | None
+) -> tuple[list[str], str, AnswerKind]:
+    """Options, target letter and kind of a ``classes`` + ``answer_index`` line."""
+    if "classes" not in obj:
+        raise field_error(path, line, "classes", "missing (answer_index needs classes)")
+    if "answer_index" not in obj:
+        raise field_error(path, line, "answer_index", "missing (classes needs answer_index)")
+    choices = _classes(path, line, obj["classes"])
+    index = obj["answer_index"]
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise field_error(
+            path, line, "answer_index", f"expected an integer, got {_jtype(index)}"
+        )
+    if not 0 <= index < len(choices):
+        raise field_error(
+            path, line, "answer_index", f"{index} is out of range for {len(choices)} classes"
+        )
+    if kind is None:
+        kind = AnswerKind.CHOICE
+    elif kind not in (AnswerKind.CHOICE, AnswerKind.BEHAVIOUR):
+        raise field_error(path, line, "kind", f"{kind.value!r} cannot have classes")
+    return choices, LETTERS[index], kind
+
+
+def _answer_target(
+    path: Path, line: int, answer: Any, kind: AnswerKind | None
+) -> tuple[str, AnswerKind]:
+    """Target and kind of an ``answer`` line (the kind inferred from the answer if unset)."""
+    if isinstance(answer, bool) or not isinstance(answer, str | int | float):
+        raise field_error(
+            path, line, "answer", f"expected a string or number, got {_jtype(answer)}"
+        )
+    if isinstance(answer, str) and not answer.strip():
+        raise field_error(path, line, "answer", "is empty")
+    if kind is None:
+        if isinstance(answer, float):
+            kind = AnswerKind.REGRESSION
+        elif isinstance(answer, int) or _INTEGER.match(answer) or _DECIMAL.match(answer):
+            kind = AnswerKind.NUMERIC
+        else:
+            kind = AnswerKind.EXACT
+    elif kind in (AnswerKind.CHOICE, AnswerKind.BEHAVIOUR):
+        raise field_error(path, line, "classes", f"missing (kind {kind.value!r} needs options)")
+    numeric = kind in (AnswerKind.NUMERIC, AnswerKind.REGRESSION)
+    if numeric and isinstance(answer, str):
+        if not (_INTEGER.match(answer) or _DECIMAL.match(answer)):
+            raise field_error(
+                path, line, "answer", f"{answer!r} is not a number (kind {kind.value})"
+            )
+        return answer.strip(), kind
+    return (format_number(answer) if isinstance(answer, int | float) else answer), kind
+
+
 def _parse_line(path: Path, line: int, obj: dict[str, Any], task: str) -> Sample:
     prompt = obj.get("prompt")
     if prompt is None:
@@ -139,63 +202,12 @@ def _parse_line(path: Path, line: int, obj: dict[str, Any], task: str) -> Sample
     if not isinstance(prompt, str) or not prompt.strip():
         raise field_error(path, line, "prompt", "expected a non-empty string")
 
-    kind: AnswerKind | None = None
-    if "kind" in obj:
-        try:
-            kind = AnswerKind(obj["kind"])
-        except ValueError:
-            accepted = ", ".join(k.value for k in AnswerKind)
-            raise field_error(
-                path, line, "kind", f"{obj['kind']!r} is not one of {accepted}"
-            ) from None
-
+    kind = _kind(path, line, obj)
     choices: list[str] | None = None
     if "classes" in obj or "answer_index" in obj:
-        if "classes" not in obj:
-            raise field_error(path, line, "classes", "missing (answer_index needs classes)")
-        if "answer_index" not in obj:
-            raise field_error(path, line, "answer_index", "missing (classes needs answer_index)")
-        choices = _classes(path, line, obj["classes"])
-        index = obj["answer_index"]
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise field_error(
-                path, line, "answer_index", f"expected an integer, got {_jtype(index)}"
-            )
-        if not 0 <= index < len(choices):
-            raise field_error(
-                path, line, "answer_index", f"{index} is out of range for {len(choices)} classes"
-            )
-        target = LETTERS[index]
-        if kind is None:
-            kind = AnswerKind.CHOICE
-        elif kind not in (AnswerKind.CHOICE, AnswerKind.BEHAVIOUR):
-            raise field_error(path, line, "kind", f"{kind.value!r} cannot have classes")
+        choices, target, kind = _choice_target(path, line, obj, kind)
     elif "answer" in obj:
-        answer = obj["answer"]
-        if isinstance(answer, bool) or not isinstance(answer, str | int | float):
-            raise field_error(
-                path, line, "answer", f"expected a string or number, got {_jtype(answer)}"
-            )
-        if isinstance(answer, str) and not answer.strip():
-            raise field_error(path, line, "answer", "is empty")
-        if kind is None:
-            if isinstance(answer, float):
-                kind = AnswerKind.REGRESSION
-            elif isinstance(answer, int) or _INTEGER.match(answer) or _DECIMAL.match(answer):
-                kind = AnswerKind.NUMERIC
-            else:
-                kind = AnswerKind.EXACT
-        elif kind in (AnswerKind.CHOICE, AnswerKind.BEHAVIOUR):
-            raise field_error(path, line, "classes", f"missing (kind {kind.value!r} needs options)")
-        numeric = kind in (AnswerKind.NUMERIC, AnswerKind.REGRESSION)
-        if numeric and isinstance(answer, str):
-            if not (_INTEGER.match(answer) or _DECIMAL.match(answer)):
-                raise field_error(
-                    path, line, "answer", f"{answer!r} is not a number (kind {kind.value})"
-                )
-            target = answer.strip()
-        else:
-            target = _fmt_number(answer) if isinstance(answer, int | float) else answer
+        target, kind = _answer_target(path, line, obj["answer"], kind)
     else:
         raise field_error(
             path, line, "answer", "missing (give 'answer', or 'classes' and 'answer_index')"

@@ -9,7 +9,7 @@ from typing import Any
 from overthink.errors import ConfigError
 from overthink.tasks.base import Task
 
-__all__ = ["level_grid", "parse_knob_args", "repeated_knob"]
+__all__ = ["level_grid", "parse_knob_args", "repeated_knob", "split_knob_args"]
 
 
 def repeated_knob(name: str) -> str:
@@ -17,26 +17,39 @@ def repeated_knob(name: str) -> str:
     return f"-T: knob {name!r} given twice; list its levels once, comma-separated"
 
 
-def parse_knob_args(task: Task, args: Sequence[str]) -> dict[str, tuple[Any, ...]]:
-    """Parse ``name=v1,v2`` arguments into validated levels per knob.
+def split_knob_args(args: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """The one ``-T`` parser: ``name=v1,v2`` arguments as ``(name, [v1, v2])``, stripped.
 
-    Raises ConfigError on a missing ``=``, an unknown knob, a knob given twice, an empty
-    level or a level the knob does not accept.
+    Used by ``run`` (many tasks) and ``tasks`` (one task) alike, so both reject the same
+    input with the same line: a missing ``=`` or name, an empty level (``a=1,,2``, ``a=``)
+    and a knob given twice (``-T k=a -T k=b``, which would otherwise silently keep one).
+    Whether a knob exists and accepts its levels is the task's question, asked after.
     """
-    chosen: dict[str, tuple[Any, ...]] = {}
+    parsed: list[tuple[str, list[str]]] = []
     for arg in args:
         name, sep, values = arg.partition("=")
         name = name.strip()
         if not sep or not name:
             raise ConfigError(f"-T {arg!r}: expected knob=value[,value...]")
-        knob = task.knob(name)
-        if name in chosen:
+        if any(name == seen for seen, _ in parsed):
             raise ConfigError(repeated_knob(name))
-        parts = [v for v in values.split(",")]
-        if any(not p.strip() for p in parts):
+        parts = [v.strip() for v in values.split(",")]
+        if not all(parts):
             raise ConfigError(f"-T {arg!r}: empty level for knob {name!r}")
-        chosen[name] = tuple(dict.fromkeys(knob.parse(p) for p in parts))
-    return chosen
+        parsed.append((name, parts))
+    return parsed
+
+
+def parse_knob_args(task: Task, args: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """Parse ``name=v1,v2`` arguments into validated levels per knob of ``task``.
+
+    Raises ConfigError on anything :func:`split_knob_args` rejects, an unknown knob or a
+    level the knob does not accept.
+    """
+    return {
+        name: tuple(dict.fromkeys(task.knob(name).parse(p) for p in parts))
+        for name, parts in split_knob_args(args)
+    }
 
 
 def level_grid(

@@ -91,71 +91,93 @@ def _lowest(mask: int) -> int:
     return (mask & -mask).bit_length() - 1
 
 
+class _Contradiction(Exception):
+    """Some cell has no house left: the clues cannot all hold."""
+
+
+def _apply_pairs(dom: list[int], pairs: list[tuple[str, int, int]], full: int) -> bool:
+    """One pass of every two-cell clue over ``dom`` (in place); True when anything changed."""
+    changed = False
+    for kind, i, j in pairs:
+        dx, dy = dom[i], dom[j]
+        if kind == "same":
+            nx = ny = dx & dy
+        elif kind == "not_same":
+            nx = dx & ~dy if dy & (dy - 1) == 0 else dx
+            ny = dy & ~dx if dx & (dx - 1) == 0 else dy
+        elif kind == "left_of":
+            ny = dy & (dx << 1) & full
+            nx = dx & (ny >> 1)
+        elif kind == "somewhere_left":
+            nx = dx & ((1 << (dy.bit_length() - 1)) - 1) if dy else 0
+            ny = dy & full & ~((1 << (_lowest(nx) + 1)) - 1) if nx else 0
+        else:  # next_to
+            ny = dy & ((dx << 1) | (dx >> 1)) & full
+            nx = dx & ((ny << 1) | (ny >> 1)) & full
+        if nx != dx:
+            if not nx:
+                raise _Contradiction
+            dom[i] = nx
+            changed = True
+        if ny != dom[j]:
+            if not ny:
+                raise _Contradiction
+            dom[j] = ny
+            changed = True
+    return changed
+
+
+def _singles(dom: list[int], base: int, n: int) -> bool:
+    """Naked and hidden singles in one attribute's ``n`` cells; True when anything changed."""
+    changed = False
+    cells = dom[base : base + n]
+    # Naked singles: a cell fixed to a house removes that house from its siblings.
+    for v, d in enumerate(cells):
+        if d & (d - 1) == 0:
+            for w in range(n):
+                if w != v and cells[w] & d:
+                    cells[w] &= ~d
+                    if not cells[w]:
+                        raise _Contradiction
+                    changed = True
+    # Hidden singles: a house only one cell can take must be that cell's.
+    for h in range(n):
+        bit = 1 << h
+        holders = [v for v in range(n) if cells[v] & bit]
+        if not holders:
+            raise _Contradiction
+        if len(holders) == 1 and cells[holders[0]] != bit:
+            cells[holders[0]] = bit
+            changed = True
+    dom[base : base + n] = cells
+    return changed
+
+
 def _propagate(dom: list[int], clues: Sequence[Clue], n: int, m: int) -> bool:
     """Tighten ``dom`` in place to a fixpoint; False when some cell has no house left."""
     full = (1 << n) - 1
-    changed = True
-    while changed:
-        changed = False
+    pairs: list[tuple[str, int, int]] = []
+    try:
         for c in clues:
             i = c.x[0] * n + c.x[1]
-            dx = dom[i]
-            if c.kind == "position":
-                assert c.house is not None
-                nx, ny, j = dx & (1 << c.house), -1, -1
-            elif c.kind == "not_position":
-                assert c.house is not None
-                nx, ny, j = dx & ~(1 << c.house), -1, -1
-            else:
+            if c.kind not in ("position", "not_position"):
                 assert c.y is not None
-                j = c.y[0] * n + c.y[1]
-                dy = dom[j]
-                if c.kind == "same":
-                    nx = ny = dx & dy
-                elif c.kind == "not_same":
-                    nx = dx & ~dy if dy & (dy - 1) == 0 else dx
-                    ny = dy & ~dx if dx & (dx - 1) == 0 else dy
-                elif c.kind == "left_of":
-                    ny = dy & (dx << 1) & full
-                    nx = dx & (ny >> 1)
-                elif c.kind == "somewhere_left":
-                    nx = dx & ((1 << (dy.bit_length() - 1)) - 1) if dy else 0
-                    ny = dy & full & ~((1 << (_lowest(nx) + 1)) - 1) if nx else 0
-                else:  # next_to
-                    ny = dy & ((dx << 1) | (dx >> 1)) & full
-                    nx = dx & ((ny << 1) | (ny >> 1)) & full
-            if nx != dx:
-                if not nx:
-                    return False
-                dom[i] = nx
-                changed = True
-            if j >= 0 and ny != dom[j]:
-                if not ny:
-                    return False
-                dom[j] = ny
-                changed = True
-        for a in range(m):
-            base = a * n
-            cells = dom[base : base + n]
-            # Naked singles: a cell fixed to a house removes that house from its siblings.
-            for v, d in enumerate(cells):
-                if d & (d - 1) == 0:
-                    for w in range(n):
-                        if w != v and cells[w] & d:
-                            cells[w] &= ~d
-                            if not cells[w]:
-                                return False
-                            changed = True
-            # Hidden singles: a house only one cell can take must be that cell's.
-            for h in range(n):
-                bit = 1 << h
-                holders = [v for v in range(n) if cells[v] & bit]
-                if not holders:
-                    return False
-                if len(holders) == 1 and cells[holders[0]] != bit:
-                    cells[holders[0]] = bit
-                    changed = True
-            dom[base : base + n] = cells
+                pairs.append((c.kind, i, c.y[0] * n + c.y[1]))
+                continue
+            # A one-cell clue holds for good once applied: domains only ever shrink.
+            assert c.house is not None
+            bit = 1 << c.house
+            narrowed = dom[i] & bit if c.kind == "position" else dom[i] & ~bit
+            if not narrowed:
+                raise _Contradiction
+            dom[i] = narrowed
+        changed = True
+        while changed:
+            changed = _apply_pairs(dom, pairs, full)
+            for a in range(m):
+                changed = _singles(dom, a * n, n) or changed
+    except _Contradiction:
+        return False
     return True
 
 

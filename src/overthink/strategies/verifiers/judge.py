@@ -34,9 +34,9 @@ from typing import Any, ClassVar
 from overthink.core import Record
 from overthink.engines.base import Engine, Message
 from overthink.errors import ConfigError
-from overthink.strategies.base import answer_key
 from overthink.strategies.verifiers.base import Verdict, Verifier, VerifierContext, VerifierError
 from overthink.strategies.verifiers.registry import register_verifier
+from overthink.tasks.extract import answer_key
 
 __all__ = [
     "JUDGE_PROMPT_VERSION",

@@ -1,7 +1,7 @@
 """``self_consistency``: how many of the *other* samples agree with this one.
 
 Leave-one-out agreement: the share of the group's other usable samples (not errored)
-whose answer falls in the same class (:func:`~overthink.strategies.base.answer_key`).
+whose answer falls in the same class (:func:`~overthink.tasks.extract.answer_key`).
 Unanswered peers count as disagreeing, so a lone answer among silent samples scores low.
 A sample with no answer scores 0. The score depends on the peers, so it is recomputed
 each time rather than cached. As a weight, it turns ``weighted`` into a sharpened
@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from overthink.core import Record
-from overthink.strategies.base import answer_key
 from overthink.strategies.verifiers.base import Verdict, Verifier, VerifierError
 from overthink.strategies.verifiers.registry import register_verifier
+from overthink.tasks.extract import answer_key
 
 __all__ = ["SelfConsistencyVerifier"]
 

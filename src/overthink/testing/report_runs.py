@@ -74,7 +74,7 @@ def synthetic_rows(
         rng.uniform(0.6, 1.15, n),
     )
     luck, parse_luck, offsets = rng.random(n), rng.random(n), rng.random(n)
-    tasks = ("misleading_math", "zebra_puzzles")
+    tasks = ("misleading_math", "zebra")
     levels = (0, 2, 4)
     natural_k = 4
     per_question = len(_BUDGETS) - 1 + natural_k
@@ -162,7 +162,7 @@ def write_synthetic_run(
                 "wall_s": 754.2,
                 "tool_version": "0.1.0",
                 "models": ["smollm2-135m"],
-                "tasks": ["misleading_math", "zebra_puzzles"],
+                "tasks": ["misleading_math", "zebra"],
                 "budgets": [m if t <= 0 else f"{m}:{t}" for m, t in _BUDGETS],
             },
         )
@@ -197,7 +197,7 @@ def synthetic_analysis() -> SyntheticAnalysis:
     bins: list[dict[str, Any]] = []
     cube: list[dict[str, Any]] = []
     pareto: list[dict[str, Any]] = []
-    for task in ("misleading_math", "zebra_puzzles"):
+    for task in ("misleading_math", "zebra"):
         for level in (0, 4):
             acc = [0.8 - (0.1 * i if level else 0.01 * i) for i in range(len(budgets))]
             for (req, obs), a in zip(budgets, acc, strict=True):
@@ -304,7 +304,7 @@ def synthetic_analysis() -> SyntheticAnalysis:
                 "interaction_slope": -0.01,
                 "interaction_p": 0.04,
             }
-            for t in ("misleading_math", "zebra_puzzles")
+            for t in ("misleading_math", "zebra")
             for lv in (0, 4)
         ]
     )

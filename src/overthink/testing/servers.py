@@ -1,4 +1,5 @@
-"""Run an ASGI app (the proxy, or a test upstream) with uvicorn on a loopback socket."""
+"""Run an ASGI app (the proxy, or a test upstream) with uvicorn on a loopback socket, in a
+background thread: for tests and benchmarks."""
 
 from __future__ import annotations
 
