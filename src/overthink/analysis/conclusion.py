@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from overthink.analysis.stats import MIN_ITEMS_FOR_DIRECTION, bh_adjust
+from overthink.analysis.verdict import VerdictName
 from overthink.formatting import fmt_interval, fmt_spec
 
 __all__ = ["Conclusion", "conclude"]
@@ -64,7 +65,7 @@ def _curve_findings(verdicts: pd.DataFrame) -> list[str]:
     judged = verdicts[verdicts["n_points"] > 1]
     for _, row in judged.iterrows():
         verdict = str(row["verdict"])
-        if verdict not in ("positive", "inverse", "peaked"):
+        if verdict not in (VerdictName.POSITIVE, VerdictName.INVERSE, VerdictName.PEAKED):
             continue
         level = _level(row["knob"], row["level"])
         slope = (
@@ -72,9 +73,9 @@ def _curve_findings(verdicts: pd.DataFrame) -> list[str]:
             f"[{_fmt(row['slope_low'])}, {_fmt(row['slope_high'])}], p adj "
             f"{_fmt(row['p_verdict'], '.2g')}"
         )
-        if verdict == "positive":
+        if verdict == VerdictName.POSITIVE:
             out.append(f"thinking longer helps on {_where(row)} at {level}: {slope}")
-        elif verdict == "inverse":
+        elif verdict == VerdictName.INVERSE:
             out.append(f"thinking longer hurts on {_where(row)} at {level}: {slope}")
         else:
             unit = "rank " if row.get("basis") == "natural_rank" else "budget "
@@ -175,7 +176,7 @@ def _next_step(verdicts: pd.DataFrame, open_tests: int) -> str:
             f"run --samples {2 * MIN_ITEMS_FOR_DIRECTION}: {len(small)} curve(s) have fewer "
             f"than {MIN_ITEMS_FOR_DIRECTION} base items, too few for any verdict"
         )
-    flat = judged[judged["verdict"] == "flat"]
+    flat = judged[judged["verdict"] == VerdictName.FLAT.value]
     if len(flat) or open_tests:
         items = int(flat["n_questions"].min()) if len(flat) else int(judged["n_questions"].min())
         target = int(math.ceil(4 * items / 12.0) * 12)
@@ -202,7 +203,8 @@ def conclude(
     ab_lines, open_ab = _ab_findings(ab if ab is not None else pd.DataFrame())
     findings += knob_lines + ab_lines
     judged = verdicts[verdicts["n_points"] > 1] if len(verdicts) else verdicts
-    undecided = int(judged["verdict"].isin(["flat", "insufficient"]).sum()) if len(judged) else 0
+    undecided_names = [VerdictName.FLAT.value, VerdictName.INSUFFICIENT.value]
+    undecided = int(judged["verdict"].isin(undecided_names).sum()) if len(judged) else 0
     if not findings:
         findings = [
             f"no effect of thinking longer is established at this sample size ({undecided} "

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from overthink.tasks.extract import parse_number
-from overthink.tasks.grades_regression import FEATURES, TRUE_WEIGHTS
+from overthink.tasks.registry import known_weight_sets
 
 __all__ = ["DRIFT_TABLE_COLUMNS", "feature_drift", "regression_errors", "run_drift"]
 
@@ -115,9 +115,10 @@ def feature_drift(
             columns (see the module docstring).
         by: columns to group by (e.g. ``["model", "budget_tokens", "meta.shots"]``);
             None or ``[]`` for one overall group.
-        features: feature names (default: ``grades_regression.FEATURES``).
-        weights: true generating weights (default: ``grades_regression.TRUE_WEIGHTS``);
-            features missing from it get NaN.
+        features: feature names (default: the keys of ``weights``).
+        weights: true generating weights (default: those the tasks declare in
+            ``Task.known_weights``, i.e. ``grades_regression``'s); features missing from
+            it get NaN.
 
     Returns:
         One row per (group, feature) with the ``by`` columns and:
@@ -131,8 +132,8 @@ def feature_drift(
         pred_weight − true_weight. Undefined statistics are NaN.
     """
     by = list(by or [])
-    feats = list(features or FEATURES)
-    truth = dict(TRUE_WEIGHTS if weights is None else weights)
+    truth = dict(_declared_weights() if weights is None else weights)
+    feats = list(features or truth)
     data, cols = _prepared(df, feats)
     present = [c.removeprefix("meta.") for c in cols]
     rows: list[dict[str, Any]] = []
@@ -162,6 +163,14 @@ def feature_drift(
                 }
             )
     return pd.DataFrame(rows, columns=[*by, *_DRIFT_COLUMNS])
+
+
+def _declared_weights() -> dict[str, float]:
+    """Every task's declared generating weights, merged (one task declares them today)."""
+    merged: dict[str, float] = {}
+    for weights in known_weight_sets().values():
+        merged.update(weights)
+    return merged
 
 
 def regression_errors(df: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
@@ -205,18 +214,36 @@ def run_drift(single: pd.DataFrame) -> pd.DataFrame:
     """Feature drift per (task, model, budget) of every task whose records carry the
     generating features (``grades_regression`` and files exported from it), pooled over
     knob levels and per ``shots`` level when there is one. Empty when none do."""
-    wanted = [f"meta.{f}" for f in FEATURES]
-    if single.empty or not all(c in single.columns for c in wanted):
+    parts: list[pd.DataFrame] = []
+    # One pass per distinct set of declared weights (a task with known weights, and any
+    # file exported from it, carries that set's features in every record's meta).
+    seen: set[tuple[tuple[str, float], ...]] = set()
+    for weights in known_weight_sets().values():
+        ident = tuple(weights.items())
+        if ident in seen:
+            continue
+        seen.add(ident)
+        parts += _drift_of(single, dict(weights))
+    if not parts:
         return pd.DataFrame(columns=DRIFT_TABLE_COLUMNS)
+    out = pd.concat(parts, ignore_index=True)
+    return out[DRIFT_TABLE_COLUMNS].reset_index(drop=True)
+
+
+def _drift_of(single: pd.DataFrame, weights: dict[str, float]) -> list[pd.DataFrame]:
+    """Drift tables (pooled, and per ``shots`` level) of the records carrying ``weights``'
+    features; none when no record does."""
+    wanted = [f"meta.{f}" for f in weights]
+    if single.empty or not all(c in single.columns for c in wanted):
+        return []
     has_features = single[wanted].notna().all(axis=1)
     data = single[has_features]
     if data.empty:
-        return pd.DataFrame(columns=DRIFT_TABLE_COLUMNS)
+        return []
     by = ["task", "model", "budget_mode", "budget_tokens"]
-    parts = [feature_drift(data, by).assign(level="all")]
+    parts = [feature_drift(data, by, weights=weights).assign(level="all")]
     if "meta.shots" in data.columns and data["meta.shots"].notna().any():
-        per_shots = feature_drift(data, [*by, "meta.shots"])
+        per_shots = feature_drift(data, [*by, "meta.shots"], weights=weights)
         per_shots["level"] = [f"shots={int(v)}" for v in per_shots.pop("meta.shots")]
         parts.append(per_shots)
-    out = pd.concat(parts, ignore_index=True)
-    return out[DRIFT_TABLE_COLUMNS].reset_index(drop=True)
+    return parts

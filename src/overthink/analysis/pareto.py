@@ -33,6 +33,7 @@ from overthink.analysis.frame import base_item_keys, family_of_kind
 from overthink.analysis.groups import ALL
 from overthink.analysis.polarity import group_polarity, higher_is_better
 from overthink.analysis.stats import cluster_weights, interval, ratio, rng_for
+from overthink.strategies.registry import strategies
 
 __all__ = ["CHEAPEST_COLUMNS", "PARETO_COLUMNS", "cheapest", "mark_front", "pareto"]
 
@@ -43,8 +44,6 @@ PARETO_COLUMNS = [
 ]  # fmt: skip
 CHEAPEST_COLUMNS = [*PARETO_COLUMNS, "threshold", "criterion"]
 
-# Pool estimators as the strategy names of ``overthink.strategies`` (majority@8 ...).
-_STRATEGY_OF = {"maj@k": "majority", "best_of_k": "best_of_n", "weighted@k": "weighted"}
 _LABEL = re.compile(r"^(?P<name>.+?)@(?P<n>\d+)$")
 _COST_COLUMN = {
     "tokens": "cost_tokens",
@@ -59,12 +58,14 @@ def _budget_label(mode: str, budget: int) -> str:
 
 
 def _pool_configs(pools: pd.DataFrame) -> pd.DataFrame:
-    p = pools[(pools["level"] == ALL) & pools["estimator"].isin(list(_STRATEGY_OF))]
+    # Pool estimators as the strategy names of ``overthink.strategies`` (majority@8 ...).
+    strategy_of = {est: s.name for s in strategies() if (est := s.pool_estimator)}
+    p = pools[(pools["level"] == ALL) & pools["estimator"].isin(list(strategy_of))]
     # k = 1 is the same single sample whatever the combiner: keep it once.
     p = p[(p["k"] > 1) | (p["estimator"] == "maj@k")]
     if p.empty:
         return pd.DataFrame(columns=PARETO_COLUMNS)
-    strategy = np.where(p["k"] == 1, "single", p["estimator"].map(_STRATEGY_OF))
+    strategy = np.where(p["k"] == 1, "single", p["estimator"].map(strategy_of))
     out = pd.DataFrame(
         {
             "task": p["task"], "model": p["model"], "budget_mode": p["budget_mode"],

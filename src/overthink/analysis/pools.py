@@ -48,7 +48,6 @@ from overthink.analysis.stats import FloatArray, IntArray, interval, ratio
 from overthink.tasks.extract import answer_key
 
 __all__ = [
-    "ESTIMATORS",
     "MAX_ENUMERATION",
     "MC_SUBSETS",
     "POOL_COLUMNS",
@@ -60,7 +59,6 @@ __all__ = [
     "vote_expectation",
 ]
 
-ESTIMATORS = ("pass@k", "maj@k", "best_of_k", "weighted@k")
 MAX_ENUMERATION = 5000
 """Enumerate every k-subset when there are at most this many."""
 MC_SUBSETS = 2000

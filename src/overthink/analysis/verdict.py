@@ -49,6 +49,7 @@ The verdict:
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -65,11 +66,23 @@ from overthink.analysis.stats import (
     small_sample_ci,
 )
 
-__all__ = ["DEFAULT_ALPHA", "VERDICTS", "VERDICT_COLUMNS", "verdicts"]
+__all__ = ["DEFAULT_ALPHA", "VERDICT_COLUMNS", "VerdictName", "verdicts"]
 
 DEFAULT_ALPHA = 0.05
 
-VERDICTS = ("inverse", "positive", "flat", "peaked", "insufficient")
+
+class VerdictName(StrEnum):
+    """The verdict of one curve (str-valued: tables and JSON hold the plain name)."""
+
+    INVERSE = "inverse"
+    """Thinking longer makes the metric worse: the finding the tool exists to catch."""
+    POSITIVE = "positive"
+    PEAKED = "peaked"
+    """Better up to a turning point, worse after it."""
+    FLAT = "flat"
+    INSUFFICIENT = "insufficient"
+    """Too few points or items for any verdict."""
+
 
 VERDICT_COLUMNS = [
     "task", "model", "budget_mode", "knob", "level", "metric_name", "verdict",
@@ -142,20 +155,20 @@ def _measure(fit: CurveFit) -> dict[str, Any]:
     return row
 
 
-def _classify(row: dict[str, Any], alpha: float) -> str:
+def _classify(row: dict[str, Any], alpha: float) -> VerdictName:
     if not _enough(row):
-        return "insufficient"
+        return VerdictName.INSUFFICIENT
     trend = bool(np.isfinite(row["p_adjusted"]) and row["p_adjusted"] < alpha)
     peak = bool(np.isfinite(row["p_peak_adjusted"]) and row["p_peak_adjusted"] < alpha)
     if not (trend or peak):
-        return "flat"
+        return VerdictName.FLAT
     if row["_peaked"]:
-        return "peaked"
+        return VerdictName.PEAKED
     rho = row["rho"]
     if trend and np.isfinite(rho) and rho != 0:
         better_when_longer = (rho > 0) == bool(row["higher_is_better"])
-        return "positive" if better_when_longer else "inverse"
-    return "flat"
+        return VerdictName.POSITIVE if better_when_longer else VerdictName.INVERSE
+    return VerdictName.FLAT
 
 
 def _enough(row: dict[str, Any]) -> bool:
@@ -199,6 +212,6 @@ def verdicts(
         return pd.DataFrame(columns=VERDICT_COLUMNS)
     _adjust(rows, adjust)
     for r in rows:
-        r["verdict"] = _classify(r, alpha)
+        r["verdict"] = _classify(r, alpha).value
         del r["_peaked"]
     return pd.DataFrame(rows, columns=VERDICT_COLUMNS)

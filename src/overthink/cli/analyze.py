@@ -38,7 +38,7 @@ from overthink.cli.tables import (
 from overthink.core import Record
 from overthink.errors import ConfigError
 from overthink.experiment.store import STORE_FILE, Store, skipping_bad_rows
-from overthink.strategies import combine, parse_strategies, split_label
+from overthink.strategies import combine, parse_strategies, split_label, strategy_names
 
 __all__ = ["ANALYSIS_DIR", "analyze"]
 
@@ -111,7 +111,7 @@ def analyze(
         str | None,
         typer.Option(
             "--strategy",
-            help="Show pool curves of these strategies (first, majority, best_of_n, weighted) "
+            help=f"Show pool curves of these strategies ({', '.join(strategy_names())}) "
             "next to the single-sample ones; computed in memory if the run has no records.",
         ),
     ] = None,

@@ -23,11 +23,13 @@ from rich.text import Text
 from overthink.cli.app import app
 from overthink.cli.app import console as make_console
 from overthink.core import Record
+from overthink.engines.registry import provider_help
 from overthink.errors import ConfigError
 from overthink.experiment.config import ExperimentConfig, TaskSpec, load_config
 from overthink.experiment.execution import RunExecutor, WorkerRow
 from overthink.experiment.runner import RunStats
 from overthink.experiment.session import PreparedRun, execute, prepare_run
+from overthink.strategies import strategy_names, verifier_names
 from overthink.tasks.levels import split_knob_args
 
 console = make_console()
@@ -233,8 +235,7 @@ def run(
         typer.Option(
             "--model",
             "-m",
-            help="embedded, llamacpp/<file.gguf>, openai-api/<model>, vllm/<model>, "
-            "openai/<model>, anthropic/<model>.",
+            help=provider_help(),
         ),
     ] = None,
     base_url: Annotated[
@@ -307,14 +308,16 @@ def run(
     verifier: Annotated[
         str | None,
         typer.Option(
-            "--verifier", "-V", help="Score samples: comma list of rubric, judge, self_consistency."
+            "--verifier",
+            "-V",
+            help=f"Score samples: comma list of {', '.join(verifier_names())}.",
         ),
     ] = None,
     strategy: Annotated[
         str | None,
         typer.Option(
             "--strategy",
-            help="With -n > 1: first, majority, best_of_n, weighted (default: all that apply).",
+            help=f"With -n > 1: {', '.join(strategy_names())} (default: all that apply).",
         ),
     ] = None,
     judge_model: Annotated[

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from overthink.strategies import ApplySummary
 
 __all__ = [
-    "POOL_ESTIMATOR",
     "ab_table",
     "cheapest_table",
     "drift_table",
@@ -234,13 +233,6 @@ def drift_table(result: Analysis) -> Table | None:
 
 # --- pools of strategies: parallel vs sequential compute (run, analyze) ---
 
-POOL_ESTIMATOR: dict[str, str | None] = {
-    "first": None,
-    "majority": "maj@k",
-    "best_of_n": "best_of_k",
-    "weighted": "weighted@k",
-}
-"""The pool estimator (every k ≤ N) that matches each strategy (applied at k = N)."""
 # More k columns than this and only powers of two (and N) are shown.
 _MAX_K_COLUMNS = 6
 
@@ -276,7 +268,10 @@ def pool_tables(result: Analysis, strategies: Sequence[str]) -> list[Table]:
         budgets = sorted({(str(m), int(b)) for m, b in cells_of})
         single = sub[(sub["estimator"] == "maj@k") & (sub["k"] == 1)]
         for name in strategies:
-            estimator = POOL_ESTIMATOR[name]
+            from overthink.strategies import get_strategy
+
+            # The pool estimator (every k ≤ N) matching the strategy (applied at k = N).
+            estimator = get_strategy(name).pool_estimator
             curve = sub[sub["estimator"] == estimator] if estimator else sub.iloc[0:0]
             own = _own_records(front, str(task), str(model), name)
             ks = _ks([1, *curve["k"].astype(int)])

@@ -20,7 +20,7 @@ from overthink.tasks import get_task, task_names
 from overthink.tasks.base import Task
 from overthink.tasks.jsonl import write_jsonl
 from overthink.tasks.levels import level_grid, parse_knob_args
-from overthink.tasks.registry import loader_prefixes
+from overthink.tasks.registry import loader_description, loader_knobs, loader_prefixes
 
 __all__ = ["tasks_app"]
 
@@ -36,6 +36,8 @@ KnobArgs = Annotated[
     typer.Option("-T", "--knob", help="Knob levels, e.g. -T distractors=0,1,3 (repeatable)."),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Generation seed.")]
+# Generic on purpose: listing the registry here would import every task for --help.
+_TASK_HELP = "Task name (see `overthink tasks`), <loader>:<path>, or <file.py>@<task>."
 
 
 def _fmt_levels(levels: tuple[Any, ...]) -> str:
@@ -55,17 +57,11 @@ def _list(console: Console) -> None:
         kind = task.answer_kind.value if task.answer_kind else "mixed"
         table.add_row(name, kind, knobs or "-", task.description)
     for prefix in loader_prefixes():
-        what = {
-            "jsonl": "a JSONL file in the paper's format (prompt; answer or classes + "
-            "answer_index; metadata)",
-            "risk": "a model-written-evals JSONL file (question, answer_matching_behavior, "
-            "answer_not_matching_behavior); score = matching-behaviour rate",
-        }.get(prefix, "a file")
         # A loader's declared knobs (risk: polarity) are listed like a task's.
-        from overthink.tasks.registry import loader_knobs
-
         knobs = ", ".join(loader_knobs(f"{prefix}:x") or ()) or "-"
+        what = loader_description(prefix)
         table.add_row(f"{prefix}:<path>", "from file", knobs, f"Load {what}.")
+    table.add_row("<file.py>@<task>", "from code", "-", "A Task defined in your own Python file.")
     console.print(table)
 
 
@@ -108,7 +104,7 @@ def tasks_main(ctx: typer.Context) -> None:
 
 @tasks_app.command("show")
 def show(
-    name: Annotated[str, typer.Argument(help="Task name, or jsonl:<path> / risk:<path>.")],
+    name: Annotated[str, typer.Argument(help=_TASK_HELP)],
     knob: KnobArgs = None,
     n: Annotated[int, typer.Option("--n", help="Samples per knob setting.")] = 3,
     seed: Seed = 0,
@@ -125,7 +121,7 @@ def show(
 
 @tasks_app.command("export")
 def export(
-    name: Annotated[str, typer.Argument(help="Task name, or jsonl:<path> / risk:<path>.")],
+    name: Annotated[str, typer.Argument(help=_TASK_HELP)],
     knob: KnobArgs = None,
     n: Annotated[int, typer.Option("--n", help="Samples per knob setting.")] = 100,
     seed: Seed = 0,

@@ -26,6 +26,9 @@ from overthink.strategies import (
     make_verifiers,
     parse_strategies,
     parse_verifiers,
+    strategy_names,
+    verifier_class,
+    verifier_names,
 )
 
 __all__ = ["verify"]
@@ -56,13 +59,13 @@ def verify(
     run_dir: Annotated[Path, typer.Argument(help="Run folder (the one holding store.sqlite).")],
     verifier: Annotated[
         str | None,
-        typer.Option("--verifier", "-V", help="Comma list: rubric, judge, self_consistency."),
+        typer.Option("--verifier", "-V", help=f"Comma list: {', '.join(verifier_names())}."),
     ] = None,
     strategy: Annotated[
         str | None,
         typer.Option(
             "--strategy",
-            help="Comma list: first, majority, best_of_n, weighted (default: all that apply).",
+            help=f"Comma list: {', '.join(strategy_names())} (default: all that apply).",
         ),
     ] = None,
     judge_model: Annotated[
@@ -93,7 +96,7 @@ def verify(
 
     async def go() -> ApplySummary:
         judge = None
-        if "judge" in verifiers:
+        if any(verifier_class(v).needs_engine for v in verifiers):
             judge = make_engine(
                 judge_model, EngineOptions(base_url=base_url, concurrency=concurrency)
             )

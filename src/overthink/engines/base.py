@@ -125,6 +125,16 @@ class Engine(ABC):
     """Prompt tokens sent so far (over all calls)."""
     prompt_tokens_cached: int = 0
     """Of those, tokens the server reported as served from its prompt cache."""
+    concurrency: int = 1
+    """Requests this engine keeps in flight (engines with a pool of slots set theirs)."""
+    concurrency_from: str = "config"
+    """Who set ``concurrency``: ``config``, ``default``, ``server`` (its ``/props``) or
+    ``SLOT_TABLE`` (the embedded server's measured best); recorded in the run manifest."""
+
+    @property
+    def startup_s(self) -> float | None:
+        """Seconds this engine took to start a server of its own (None: it starts none)."""
+        return None
 
     @abstractmethod
     async def chat(

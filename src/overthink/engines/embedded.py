@@ -233,6 +233,7 @@ class EmbeddedEngine(OpenAICompatEngine):
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
         )
+        self.concurrency_from = self.slots_from
         # Our own server: every slot is ours to place (cache-aware, engines.slots).
         self.pin_slots = True
 

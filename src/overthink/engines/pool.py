@@ -104,7 +104,7 @@ class EndpointPool(Engine):
         self.capabilities = frozenset.intersection(*(e.capabilities for _, e in members))
         self.can_complete = all(e.can_complete for _, e in members)
         self.deterministic = first.deterministic
-        self.concurrency = sum(int(getattr(e, "concurrency", 1)) for _, e in members)
+        self.concurrency = sum(e.concurrency for _, e in members)
         self.cooldown_s = cooldown_s
         self.notify = notify
         """Called with one line when an endpoint goes down or comes back."""
@@ -186,7 +186,7 @@ class EndpointPool(Engine):
 
     def set_markers(self, markers: ThinkMarkers) -> None:
         super().set_markers(markers)
-        for endpoint in getattr(self, "endpoints", []):
+        for endpoint in self.endpoints:
             endpoint.engine.set_markers(markers)
 
     def chat_budget(self, mode: BudgetMode, reasoning_cap: int, answer_tokens: int) -> ChatBudget:

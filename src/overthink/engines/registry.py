@@ -1,21 +1,37 @@
-"""``provider/model`` names → engines."""
+"""``provider/model`` names → engines, through a registry of providers.
+
+Each provider registers itself with the :func:`provider` decorator (like inspect_ai's
+``@modelapi``) on a factory ``(model name, text after the slash, options) → Engine``.
+The built-in providers live in :mod:`overthink.engines.providers` (listed by
+:mod:`overthink.engines.builtin`), which imports their
+engine modules lazily so that ``--help`` and validation stay fast; third-party packages
+add theirs through the ``overthink.engines`` entry-point group. Names in errors
+("accepted: …") and help texts come from here.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from overthink.engines.base import Engine
 from overthink.engines.markers import ThinkMarkers
 from overthink.errors import ConfigError
+from overthink.plugins import load_group
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
-    "PROVIDERS",
+    "VLLM_CONCURRENCY",
     "EngineOptions",
+    "Provider",
+    "ProviderFactory",
+    "get_provider",
     "make_engine",
+    "provider",
+    "provider_help",
+    "provider_usages",
+    "providers",
     "validate_model_name",
 ]
 
@@ -23,20 +39,6 @@ DEFAULT_CONCURRENCY = 4
 """Requests in flight when neither the config nor the server says (hosted APIs included)."""
 VLLM_CONCURRENCY = 32
 """Requests in flight to a ``vllm/`` server when the config sets none."""
-
-# Short on purpose: the list is part of a one-line error. The needs of each provider
-# (--base-url, an API key) have their own errors.
-PROVIDERS = (
-    "embedded",
-    "llamacpp/<path.gguf>",
-    "openai-api/<model>",
-    "vllm/<model>",
-    "openai/<model>",
-    "anthropic/<model>",
-)
-
-# Which environment variable holds each hosted provider's key.
-_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
 
 @dataclass
@@ -79,30 +81,113 @@ class EngineOptions:
         return ThinkMarkers(self.think_open, self.think_close, "config")
 
 
-def _api_key(provider: str) -> str | None:
-    return os.environ.get(_KEY_ENV[provider]) or None
+ProviderFactory = Callable[[str, str, EngineOptions], Engine]
+"""``(model name as given, text after 'provider/', options) → Engine``."""
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One ``provider/`` prefix: how to check a model name and build its engine."""
+
+    name: str
+    factory: ProviderFactory
+    usage: str
+    """How a model name of this provider is written (``vllm/<model>``): errors and help."""
+    takes_model: bool = True
+    """``provider/<model>``; False for a bare name (``embedded``)."""
+    needs_base_url: bool = False
+    """The engine talks to a server the user names with ``--base-url``."""
+    api_key_env: str | None = None
+    """Environment variable that must hold an API key."""
+    in_process: bool = False
+    """The model runs in this process (llama.cpp): no endpoint pools, cores are shared."""
+    check: Callable[[str, str], None] | None = None
+    """Extra validation without I/O beyond stat: ``(model name, rest)`` → raise ConfigError."""
+
+
+_PROVIDERS: dict[str, Provider] = {}
+
+
+def provider(
+    name: str,
+    *,
+    usage: str | None = None,
+    takes_model: bool = True,
+    needs_base_url: bool = False,
+    api_key_env: str | None = None,
+    in_process: bool = False,
+    check: Callable[[str, str], None] | None = None,
+) -> Callable[[ProviderFactory], ProviderFactory]:
+    """Decorator: register ``factory`` as the provider ``name`` (models ``name/<model>``)."""
+
+    def decorate(factory: ProviderFactory) -> ProviderFactory:
+        seen = _PROVIDERS.get(name)
+        if seen is not None and seen.factory is not factory:
+            raise ValueError(f"provider {name!r} registered twice")
+        _PROVIDERS[name] = Provider(
+            name=name,
+            factory=factory,
+            usage=usage or (f"{name}/<model>" if takes_model else name),
+            takes_model=takes_model,
+            needs_base_url=needs_base_url,
+            api_key_env=api_key_env,
+            in_process=in_process,
+            check=check,
+        )
+        return factory
+
+    return decorate
+
+
+def providers() -> list[Provider]:
+    """Every registered provider, built-ins first (in registration order)."""
+    import overthink.engines.builtin  # noqa: F401 - registers the built-ins
+
+    load_group("overthink.engines")
+    return list(_PROVIDERS.values())
+
+
+def provider_usages() -> list[str]:
+    """How each provider's model names are written (``embedded``, ``vllm/<model>``...)."""
+    return [p.usage for p in providers()]
+
+
+def provider_help() -> str:
+    """One line for ``--model`` help texts."""
+    return ", ".join(provider_usages()) + "."
+
+
+def get_provider(name: str) -> Provider | None:
+    """The provider a model name belongs to (None: no provider accepts that shape)."""
+    prefix, sep, rest = name.partition("/")
+    for p in providers():
+        if p.takes_model and sep and rest and prefix == p.name:
+            return p
+        if not p.takes_model and name == p.name:
+            return p
+    return None
+
+
+def _api_key(p: Provider) -> str | None:
+    return (os.environ.get(p.api_key_env) or None) if p.api_key_env else None
 
 
 def validate_model_name(name: str, options: EngineOptions) -> None:
     """Raise ``ConfigError`` for a model name no provider accepts (no I/O beyond stat)."""
-    provider, sep, rest = name.partition("/")
-    if name == "embedded":
-        return
-    if provider == "llamacpp" and sep and rest:
-        if not Path(rest).expanduser().is_file():
-            raise ConfigError(f"model {name!r}: GGUF file {rest!r} does not exist")
-        return
-    if provider in ("openai-api", "vllm") and sep and rest:
-        if not options.base_url:
-            raise ConfigError(f"model {name!r} needs --base-url (e.g. http://localhost:8000/v1)")
-        return
-    if provider in _KEY_ENV and sep and rest:
-        if _api_key(provider) is None:
-            raise ConfigError(
-                f"model {name!r} needs an API key in the environment variable {_KEY_ENV[provider]}"
-            )
-        return
-    raise ConfigError(f"unknown model {name!r} (accepted: {', '.join(PROVIDERS)})")
+    p = get_provider(name)
+    if p is None:
+        # Short on purpose: the list is part of a one-line error. The needs of each
+        # provider (--base-url, an API key) have their own errors.
+        raise ConfigError(f"unknown model {name!r} (accepted: {', '.join(provider_usages())})")
+    rest = name.partition("/")[2]
+    if p.check is not None:
+        p.check(name, rest)
+    if p.needs_base_url and not options.base_url:
+        raise ConfigError(f"model {name!r} needs --base-url (e.g. http://localhost:8000/v1)")
+    if p.api_key_env and _api_key(p) is None:
+        raise ConfigError(
+            f"model {name!r} needs an API key in the environment variable {p.api_key_env}"
+        )
 
 
 def make_engine(name: str, options: EngineOptions) -> Engine:
@@ -111,95 +196,23 @@ def make_engine(name: str, options: EngineOptions) -> Engine:
     With several ``base_urls`` the result is an ``EndpointPool`` of one engine per URL.
     """
     validate_model_name(name, options)
+    p = get_provider(name)
+    assert p is not None
     urls = tuple(dict.fromkeys(options.base_urls))
     if len(urls) > 1:
-        if name == "embedded" or name.startswith("llamacpp/"):
-            raise ConfigError(
-                f"model {name!r} runs in-process: several --base-url need an "
-                "openai-api/, vllm/, openai/ or anthropic/ model"
+        if p.in_process:
+            remote = [q.name + "/" for q in providers() if not q.in_process]
+            listed = " or ".join(
+                [", ".join(remote[:-1]), remote[-1]] if len(remote) > 1 else remote
             )
-        from dataclasses import replace
-
+            raise ConfigError(
+                f"model {name!r} runs in-process: several --base-url need an {listed} model"
+            )
         from overthink.engines.pool import EndpointPool
 
         members = [
             (url, make_engine(name, replace(options, base_url=url, base_urls=()))) for url in urls
         ]
         return EndpointPool(name, members)
-    provider, _, rest = name.partition("/")
-    markers = options.markers()
-    if name == "embedded" or provider == "llamacpp":
-        from overthink.engines.embedded import EmbeddedEngine
-
-        path = Path(rest).expanduser() if provider == "llamacpp" else None
-        return EmbeddedEngine(
-            name,
-            path,
-            # Deterministic mode shares the server but keeps one request in flight
-            # (the engine's concurrency) and turns prompt-cache reuse off per request.
-            slots=options.concurrency,
-            ctx_per_slot=options.ctx_per_slot,
-            deterministic=options.deterministic,
-            max_retries=options.max_retries,
-            markers=markers,
-            timeout_s=options.read_timeout_s,
-            connect_timeout_s=options.connect_timeout_s,
-        )
-    from overthink.engines.openai_compat import EffortBuckets
-
-    effort = EffortBuckets(tuple(options.effort_edges), tuple(options.effort_levels))
-    common: dict[str, Any] = {
-        "concurrency": options.concurrency or DEFAULT_CONCURRENCY,
-        "deterministic": options.deterministic,
-        "max_retries": options.max_retries,
-        "timeout_s": options.read_timeout_s,
-        "connect_timeout_s": options.connect_timeout_s,
-    }
-    if provider == "openai":
-        from overthink.engines.openai_platform import OpenAIEngine
-
-        key = _api_key(provider)
-        assert key is not None
-        return OpenAIEngine(
-            name, rest, api_key=key, base_url=options.base_url, effort=effort, **common
-        )
-    if provider == "anthropic":
-        from overthink.engines.anthropic_messages import AnthropicEngine
-
-        key = _api_key(provider)
-        assert key is not None
-        return AnthropicEngine(name, rest, api_key=key, base_url=options.base_url, **common)
-    assert options.base_url is not None
-    # Self-hosted servers usually need no key; one is sent when set. Never OPENAI_API_KEY:
-    # a real OpenAI key must not travel to whatever --base-url points at.
-    key = os.environ.get("OVERTHINK_API_KEY") or "none"
-    if provider == "vllm":
-        from overthink.engines.vllm import VLLMEngine
-
-        # vLLM batches up to its max_num_seqs (256 by default) and has no /props to ask:
-        # keep enough requests in flight to fill a batch.
-        common["concurrency"] = options.concurrency or VLLM_CONCURRENCY
-        return VLLMEngine(
-            name,
-            rest,
-            options.base_url,
-            api_key=key,
-            effort=effort,
-            markers=markers,
-            native_style=options.native_style or "vllm",
-            **common,
-        )
-    from overthink.engines.openai_compat import OpenAICompatEngine
-
-    # None: the engine asks the server's /props for its slot count in check().
-    common["concurrency"] = options.concurrency
-    return OpenAICompatEngine(
-        name,
-        rest,
-        options.base_url,
-        api_key=key,
-        native_style=options.native_style or "gemini",
-        effort=effort,
-        markers=markers,
-        **common,
-    )
+    options.markers()  # half-set thinking markers are an error for every provider
+    return p.factory(name, name.partition("/")[2], options)

@@ -39,13 +39,15 @@ def make_executor(config: ExperimentConfig) -> RunExecutor:
             check_address(address)  # a closed address fails in seconds
         options = engine_options(config)
         from overthink.engines.embedded import default_slots
-        from overthink.engines.registry import DEFAULT_CONCURRENCY
+        from overthink.engines.registry import DEFAULT_CONCURRENCY, get_provider
 
-        in_process = any(m == "embedded" or m.startswith("llamacpp/") for m in config.models)
+        in_process = any((p := get_provider(m)) is not None and p.in_process for m in config.models)
         # Unset concurrency: the engine's own default (the embedded server's measured best
         # slot count; otherwise the registry's default, as the local runner uses).
-        slots = 1 if config.deterministic else (
-            config.concurrency or (default_slots() if in_process else DEFAULT_CONCURRENCY)
+        slots = (
+            1
+            if config.deterministic
+            else (config.concurrency or (default_slots() if in_process else DEFAULT_CONCURRENCY))
         )
         workers = config.workers or DEFAULT_RAY_WORKERS
         env: dict[str, str] = {}

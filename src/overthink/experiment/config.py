@@ -73,7 +73,9 @@ class ExperimentConfig(BaseModel):
     tasks: list[TaskSpec] = Field(default_factory=lambda: [TaskSpec(name="misleading_math")])
     """Tasks to run (a bare string is a task name with default knob levels)."""
     models: list[str] = Field(default_factory=lambda: ["embedded"])
-    """``embedded``, ``llamacpp/<file.gguf>`` or ``openai-api/<model>`` (with base_url)."""
+    """Model names, ``<provider>/<model>`` or a bare provider name (``embedded``); the
+    accepted providers are the registry's (``overthink.engines.registry.providers()``,
+    listed by ``overthink run --help`` and in unknown-model errors)."""
     base_url: str | list[str] | None = None
     """OpenAI-compatible server for ``openai-api/`` models, e.g. ``http://host:8000/v1``; a
     list is a fleet of endpoints serving the same model (calls spread, groups kept on one)."""
@@ -121,10 +123,11 @@ class ExperimentConfig(BaseModel):
     report: bool = True
     """Write report.html at the end of the run."""
     verifiers: list[str] = Field(default_factory=list)
-    """Verifiers scoring every sample after generation: rubric, judge, self_consistency."""
+    """Verifiers scoring every sample after generation, by registered name (``rubric``,
+    ``judge``, ``self_consistency`` and any plugin's; see ``verifier_names()``)."""
     strategies: list[str] | None = None
-    """Strategies over each question's N samples: first, majority, best_of_n, weighted
-    (default: every one that applies; best_of_n and weighted need a verifier)."""
+    """Strategies over each question's N samples, by registered name (``strategy_names()``;
+    default: every one that applies — those that need a verifier only with one)."""
     judge_model: str = "embedded"
     """Model of the judge verifier (any name ``models`` accepts)."""
     judge_max_tokens: int = Field(default=24, ge=1)

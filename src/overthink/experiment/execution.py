@@ -123,11 +123,13 @@ class LocalExecutor:
         self._counts: dict[str, WorkerRow] = {}
 
     async def run(self, job: RunJob) -> RunStats:
+        from overthink.engines.pool import EndpointPool  # its HTTP client: not for --help
+
         self._engines = job.engines
         for engine in job.engines.values():
-            if hasattr(engine, "notify") and job.notify is not None:
+            if isinstance(engine, EndpointPool) and job.notify is not None:
                 engine.notify = job.notify
-                for line in getattr(engine, "pending_notices", []):
+                for line in engine.pending_notices:
                     job.notify(line)  # e.g. an endpoint already down at the health check
         on_record = job.on_record
 
@@ -150,10 +152,11 @@ class LocalExecutor:
 
     def rows(self) -> list[WorkerRow]:
         rows: list[WorkerRow] = []
+        from overthink.engines.pool import EndpointPool
+
         for model, engine in self._engines.items():
-            endpoint_rows = getattr(engine, "rows", None)
-            if callable(endpoint_rows):
-                for r in endpoint_rows():
+            if isinstance(engine, EndpointPool):
+                for r in engine.rows():
                     rows.append(
                         WorkerRow(
                             f"{model} @ {r['endpoint']}",

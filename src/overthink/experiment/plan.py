@@ -101,8 +101,8 @@ def make_plan(config: ExperimentConfig) -> Plan:
         task = get_task(spec.name)
         grid = task_levels(task, spec.knobs)
         levels[spec.name] = grid
-        available = getattr(task, "available", None)
-        if isinstance(available, int) and available > config.samples:
+        available = task.available
+        if available is not None and available > config.samples:
             notes.append(
                 f"{spec.name}: using the first {config.samples} of {available} samples in the "
                 f"file (--samples {available} runs them all)"

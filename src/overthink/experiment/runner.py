@@ -293,7 +293,7 @@ async def run_plan(
 
     # Twice the slots in groups: requests wait in the engines' priority queues rather than
     # slots waiting for a worker to finish its bookkeeping. Engines cap calls in flight.
-    n_workers = 2 * max(1, sum(getattr(e, "concurrency", 1) for e in engines.values()))
+    n_workers = 2 * max(1, sum(e.concurrency for e in engines.values()))
     try:
         await asyncio.gather(*(worker() for _ in range(n_workers)))
     finally:

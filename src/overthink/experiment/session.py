@@ -27,7 +27,7 @@ from overthink.experiment.runner import RunStats
 from overthink.experiment.store import STORE_FILE, Store
 from overthink.experiment.validate import check_config, check_plan_size, check_run_dir
 from overthink.reasoning import ReasoningOptions, check_supported
-from overthink.strategies import ApplySummary, apply_to_store, make_verifiers
+from overthink.strategies import ApplySummary, apply_to_store, make_verifiers, verifier_class
 
 __all__ = ["PreparedRun", "execute", "postprocess", "prepare_run"]
 
@@ -96,7 +96,7 @@ async def prepare_run(
     options = engine_options(config)
     for model in (m for m in config.models if m not in given):
         validate_model_name(model, options)
-    use_judge = "judge" in config.verifiers
+    use_judge = any(verifier_class(v).needs_engine for v in config.verifiers)
     if use_judge:
         for judge_model in {config.judge_model} - given.keys():
             validate_model_name(judge_model, options)
@@ -217,16 +217,15 @@ async def _execute_locked(
                 # How many requests each engine keeps in flight, and who said so.
                 "engine_concurrency": {
                     m: {
-                        "requests_in_flight": getattr(e, "concurrency", None),
-                        "from": getattr(e, "slots_from", None)
-                        or getattr(e, "concurrency_from", "config"),
+                        "requests_in_flight": e.concurrency,
+                        "from": e.concurrency_from,
                     }
                     for m, e in prepared.engines.items()
                 },
                 "engine_startup_s": {
-                    m: round(float(e.startup_s), 3)
+                    m: round(startup, 3)
                     for m, e in prepared.engines.items()
-                    if hasattr(e, "startup_s")
+                    if (startup := e.startup_s) is not None
                 },
                 "tasks": [t.name for t in prepared.config.tasks],
                 "budgets": [b.label for b in prepared.plan.budgets],

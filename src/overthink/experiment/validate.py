@@ -82,9 +82,9 @@ def check_plan_size(config: ExperimentConfig) -> int:
     total = 0
     for spec in config.tasks:
         task = get_task(spec.name)
-        available = getattr(task, "available", None)
+        available = task.available
         questions = config.samples
-        if isinstance(available, int):
+        if available is not None:
             questions = min(questions, available)
         total += len(task_levels(task, spec.knobs)) * questions * per_question
     if total > MAX_PLANNED_TRIALS:

@@ -26,6 +26,7 @@ from overthink.mitigate.prompts import PROMPT_MITIGATIONS, prompt_system
 from overthink.mitigate.router import RouterPolicy, learn_router, proxy_value
 from overthink.reasoning.forcing import thinking_prefix
 from overthink.reasoning.generate import THINK_FIRST, Generation, answer_forced, build_messages
+from overthink.strategies.base import StrategyName
 from overthink.strategies.records import strategy_record
 from overthink.strategies.verifiers.base import Verifier
 from overthink.strategies.verify import verify_records
@@ -342,7 +343,7 @@ async def verify_arms(ctx: RunContext, options: MitigateOptions) -> list[Arm]:
     N samples are generated (temperature ``verify_temperature``) and scored by the run's
     verifiers plus ``options.verifiers`` (rubric when there are none).
     """
-    from overthink.strategies.verifiers import make_verifiers
+    from overthink.strategies.verifiers import make_verifiers, parse_verifiers, verifier_class
 
     n = options.verify_n
     trials: list[Trial] = []
@@ -368,14 +369,15 @@ async def verify_arms(ctx: RunContext, options: MitigateOptions) -> list[Arm]:
     before = ctx.generated, ctx.reused
     samples = await ctx.run_trials(trials, produce, concurrency=options.concurrency)
     names = list(ctx.config.verifiers) or ["rubric"]
-    judge = await ctx.engine() if "judge" in names else None
+    needs_engine = any(verifier_class(v).needs_engine for v in parse_verifiers(names))
+    judge = await ctx.engine() if needs_engine else None
     verifiers = [*make_verifiers(names, judge_engine=judge), *options.verifiers]
     scored, report = await verify_records(samples, verifiers, concurrency=options.concurrency)
     groups: dict[str, list[Record]] = {}
     for r in scored:
         groups.setdefault(f"{r.task}/{r.sample_id}", []).append(r)
     arms = []
-    for strategy in ("majority", "best_of_n", "weighted"):
+    for strategy in (StrategyName.MAJORITY, StrategyName.BEST_OF_N, StrategyName.WEIGHTED):
         out = []
         for members in groups.values():
             members.sort(key=lambda r: r.sample_index)

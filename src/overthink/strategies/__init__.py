@@ -18,29 +18,32 @@ from overthink.strategies.apply import (
     default_strategies,
     parse_strategies,
 )
-from overthink.strategies.base import (
-    NEEDS_VERIFIER,
-    STRATEGY_NAMES,
-    split_label,
-    strategy_label,
+from overthink.strategies.base import StrategyName, split_label, strategy_label
+from overthink.strategies.registry import (
+    Strategy,
+    get_strategy,
+    register_strategy,
+    strategies,
+    strategy_names,
 )
 from overthink.strategies.verifiers import (
-    VERIFIER_NAMES,
     Verdict,
     Verifier,
     VerifierError,
     make_verifiers,
     parse_verifiers,
+    register_verifier,
+    verifier_class,
+    verifier_names,
 )
 from overthink.strategies.verify import VerifyReport, verify_records
 from overthink.strategies.vote import Choice, choose
 
 __all__ = [
-    "NEEDS_VERIFIER",
-    "STRATEGY_NAMES",
-    "VERIFIER_NAMES",
     "ApplySummary",
     "Choice",
+    "Strategy",
+    "StrategyName",
     "StrategyReport",
     "Verdict",
     "Verifier",
@@ -50,10 +53,17 @@ __all__ = [
     "choose",
     "combine",
     "default_strategies",
+    "get_strategy",
     "make_verifiers",
     "parse_strategies",
     "parse_verifiers",
+    "register_strategy",
+    "register_verifier",
     "split_label",
+    "strategies",
     "strategy_label",
+    "strategy_names",
+    "verifier_class",
+    "verifier_names",
     "verify_records",
 ]

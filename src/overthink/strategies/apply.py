@@ -19,14 +19,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from overthink.core import Record
-from overthink.strategies.base import (
-    NEEDS_VERIFIER,
-    STRATEGY_NAMES,
-    GroupKey,
-    group_records,
-    parse_names,
-)
+from overthink.strategies.base import GroupKey, group_records, parse_names
 from overthink.strategies.records import strategy_record
+from overthink.strategies.registry import get_strategy, strategies, strategy_names
 from overthink.strategies.verifiers.base import Verifier
 from overthink.strategies.verify import VerifyReport, verify_records
 from overthink.strategies.vote import choose
@@ -44,12 +39,12 @@ __all__ = [
 
 def parse_strategies(value: str | Sequence[str] | None) -> list[str]:
     """Validated strategy names from ``"majority,weighted"`` or a list."""
-    return parse_names(value, STRATEGY_NAMES, "strategy")
+    return parse_names(value, strategy_names(), "strategy")
 
 
 def default_strategies(has_verifier: bool) -> list[str]:
     """Every strategy that can run: the verifier-based ones only with a verifier."""
-    return [s for s in STRATEGY_NAMES if has_verifier or s not in NEEDS_VERIFIER]
+    return [s.name for s in strategies() if has_verifier or not s.needs_verifier]
 
 
 @dataclass
@@ -123,7 +118,7 @@ def combine(
     scored = any(r.verifier_score is not None for g in groups.values() for r in g)
     if not scored:
         for name in names:
-            if name in NEEDS_VERIFIER:
+            if get_strategy(name).needs_verifier:
                 report.skipped[name] = "no sample has a verifier score (use --verifier)"
     active = [s for s in names if s not in report.skipped]
     expected = _expected_sizes(groups)

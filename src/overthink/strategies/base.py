@@ -12,24 +12,33 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from overthink.core import Record
 from overthink.errors import ConfigError
 
 __all__ = [
-    "NEEDS_VERIFIER",
-    "STRATEGY_NAMES",
     "GroupKey",
+    "StrategyName",
     "group_records",
     "parse_names",
     "split_label",
     "strategy_label",
 ]
 
-STRATEGY_NAMES = ("first", "majority", "best_of_n", "weighted")
-"""Every strategy, in the order they are applied and reported."""
-NEEDS_VERIFIER = frozenset({"best_of_n", "weighted"})
-"""Strategies that rank samples by their verifier scores."""
+
+class StrategyName(StrEnum):
+    """The built-in strategies (str-valued: records store the plain name).
+
+    The registry (:mod:`overthink.strategies.registry`) is the open list: plugins add
+    names beyond these.
+    """
+
+    FIRST = "first"
+    MAJORITY = "majority"
+    BEST_OF_N = "best_of_n"
+    WEIGHTED = "weighted"
+
 
 _LABEL = re.compile(r"^(?P<name>[a-z_]+)@(?P<n>\d+)$")
 

@@ -38,7 +38,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from overthink.core import Record, canonical_json
-from overthink.strategies.base import NEEDS_VERIFIER, strategy_label
+from overthink.strategies.base import StrategyName, strategy_label
+from overthink.strategies.registry import get_strategy
 from overthink.strategies.vote import Choice
 from overthink.tasks.extract import answer_key
 
@@ -95,7 +96,7 @@ def strategy_record(group: Sequence[Record], name: str, choice: Choice) -> Recor
         "errored_members": sum(r.error is not None for r in group),
     }
     judge = [0, 0, 0.0]
-    if name in NEEDS_VERIFIER:
+    if get_strategy(name).needs_verifier:
         for r in group:
             p, c, t = verifier_cost(r)
             judge[0] += p
@@ -157,7 +158,7 @@ def _tied_score(group: Sequence[Record], name: str, choice: Choice) -> float | N
     """Mean score over the tied classes (votes) or tied samples (best_of_n)."""
     scores: list[float] = []
     for tied in choice.tied:
-        if name == "best_of_n" and choice.fallback is None:
+        if name == StrategyName.BEST_OF_N and choice.fallback is None:
             members = [r for r in group if str(r.sample_index) == tied and r.error is None]
         else:
             members = [

@@ -26,9 +26,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from overthink.core import Record
+from overthink.strategies.base import StrategyName
+from overthink.strategies.registry import Strategy, get_strategy, register_strategy
 from overthink.tasks.extract import answer_key
 
-__all__ = ["CHOOSERS", "Choice", "best_of_n", "choose", "first", "majority", "weighted"]
+__all__ = ["Choice", "best_of_n", "choose", "first", "majority", "weighted"]
 
 # Sums of float scores within this relative distance count as equal (a tie), so that
 # 0.1 + 0.2 and 0.3 are not told apart by rounding.
@@ -137,19 +139,32 @@ def _fallback(group: Sequence[Record]) -> Choice:
     voted = majority(group)
     return Choice(
         index=voted.index, tally=voted.tally, tie=voted.tie, tied=voted.tied,
-        fallback="majority", voters=voted.voters,
+        fallback=StrategyName.MAJORITY.value, voters=voted.voters,
     )  # fmt: skip
-
-
-CHOOSERS: dict[str, Callable[[Sequence[Record]], Choice]] = {
-    "first": first,
-    "majority": majority,
-    "best_of_n": best_of_n,
-    "weighted": weighted,
-}
-"""Strategy name → chooser."""
 
 
 def choose(name: str, group: Sequence[Record]) -> Choice:
     """Apply the strategy ``name`` to a group (records in sample order)."""
-    return CHOOSERS[name](group)
+    return get_strategy(name).chooser(group)
+
+
+# The built-in strategies, in the order they are applied and reported.
+register_strategy(Strategy(StrategyName.FIRST, first, description="the first usable sample"))
+register_strategy(
+    Strategy(
+        StrategyName.MAJORITY, majority, pool_estimator="maj@k",
+        description="the most frequent normalised answer",
+    )
+)  # fmt: skip
+register_strategy(
+    Strategy(
+        StrategyName.BEST_OF_N, best_of_n, needs_verifier=True, pool_estimator="best_of_k",
+        description="the sample with the highest verifier score",
+    )
+)  # fmt: skip
+register_strategy(
+    Strategy(
+        StrategyName.WEIGHTED, weighted, needs_verifier=True, pool_estimator="weighted@k",
+        description="the answer with the largest summed verifier score",
+    )
+)  # fmt: skip

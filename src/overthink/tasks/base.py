@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from overthink.core import AnswerKind, Sample
 from overthink.errors import ConfigError
 from overthink.tasks import extract
+from overthink.tasks.rubric import Check
 
 __all__ = ["Knob", "Task"]
 
@@ -79,6 +81,22 @@ class Task(ABC):
     knobs: ClassVar[tuple[Knob, ...]] = ()
     answer_kind: AnswerKind | None = None
     """The kind of every sample, when the task has a single kind (None = mixed)."""
+    rubric: ClassVar[tuple[Check, ...]] = ()
+    """The checks the ``rubric`` verifier runs on this task's records (empty: the default
+    rubric of the answer kind, :data:`overthink.tasks.rubric.KIND_RUBRICS`)."""
+    known_weights: ClassVar[Mapping[str, float] | None] = None
+    """True generating weights of the features each sample carries in its ``meta``, for
+    tasks whose ground truth is a known linear model: the analysis then measures how far
+    the model's implied weights drift towards the spurious ones (``analysis.drift``)."""
+
+    @property
+    def available(self) -> int | None:
+        """How many samples the task holds at most (None: it generates any number).
+
+        Finite sources (files) override this; a run asking for more uses what there is
+        and says so.
+        """
+        return None
 
     @abstractmethod
     def samples(self, n: int, seed: int, **levels: Any) -> list[Sample]:

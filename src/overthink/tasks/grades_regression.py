@@ -30,6 +30,7 @@ from overthink.errors import ConfigError
 from overthink.tasks.base import Knob, Task
 from overthink.tasks.formats import number_instruction
 from overthink.tasks.registry import register
+from overthink.tasks.rubric import AGREES_NUMBER, FINISHED, ONE_NUMBER, PRESENT, in_range
 
 __all__ = [
     "FEATURES",
@@ -144,6 +145,8 @@ class GradesRegression(Task):
     """Predict a grade from lifestyle features; only study hours truly matter."""
 
     name = "grades_regression"
+    rubric = (PRESENT, ONE_NUMBER, in_range(0, 10), FINISHED, AGREES_NUMBER)
+    known_weights = TRUE_WEIGHTS
     description = "Predict a student's grade (0-10) from lifestyle features; score = |error|."
     knobs = (Knob("shots", (0, 8, 16, 32, 64), "labelled example students shown", minimum=0),)
     answer_kind = AnswerKind.REGRESSION

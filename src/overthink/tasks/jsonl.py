@@ -348,4 +348,8 @@ def write_jsonl(samples: Iterable[Sample], stream: IO[str]) -> int:
     return count
 
 
-register_loader("jsonl", JsonlTask)
+register_loader(
+    "jsonl",
+    JsonlTask,
+    "a JSONL file in the paper's format (prompt; answer or classes + answer_index; metadata)",
+)

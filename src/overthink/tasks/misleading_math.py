@@ -19,6 +19,7 @@ from overthink.tasks.base import Knob, Task
 from overthink.tasks.counting import CATEGORIES, CountingQuestion, counting_item
 from overthink.tasks.formats import number_instruction
 from overthink.tasks.registry import register
+from overthink.tasks.rubric import AGREES_NUMBER, COUNT, FINISHED, ONE_NUMBER, PRESENT
 
 __all__ = ["CATEGORIES", "DISTRACTORS", "MisleadingMath", "distractor_sentence"]
 
@@ -107,6 +108,7 @@ class MisleadingMath(Task):
     """Count two items amid irrelevant numeric distractors; the answer is always 2."""
 
     name = "misleading_math"
+    rubric = (PRESENT, ONE_NUMBER, COUNT, FINISHED, AGREES_NUMBER)
     description = "Count two items amid irrelevant numeric distractors (answer: 2)."
     knobs = (Knob("distractors", (0, 1, 3, 5), "number of distractor sentences", minimum=0),)
     answer_kind = AnswerKind.NUMERIC

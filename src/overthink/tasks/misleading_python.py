@@ -23,6 +23,7 @@ from overthink.tasks.base import Knob, Task
 from overthink.tasks.counting import CountingQuestion, counting_item
 from overthink.tasks.formats import number_instruction
 from overthink.tasks.registry import register
+from overthink.tasks.rubric import AGREES_NUMBER, COUNT, FINISHED, ONE_NUMBER, PRESENT
 
 __all__ = ["SNIPPETS", "MisleadingPython", "snippet"]
 
@@ -119,6 +120,7 @@ class MisleadingPython(Task):
     """Count two items next to irrelevant Python snippets; the answer is always 2."""
 
     name = "misleading_python"
+    rubric = (PRESENT, ONE_NUMBER, COUNT, FINISHED, AGREES_NUMBER)
     description = "Count two items next to irrelevant Python code snippets (answer: 2)."
     knobs = (Knob("distractors", (0, 1, 3, 5), "number of Python snippets", minimum=0),)
     answer_kind = AnswerKind.NUMERIC

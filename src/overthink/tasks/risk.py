@@ -334,4 +334,9 @@ class RiskFile(_RiskScoring):
         ]
 
 
-register_loader("risk", RiskFile)
+register_loader(
+    "risk",
+    RiskFile,
+    "a model-written-evals JSONL file (question, answer_matching_behavior, "
+    "answer_not_matching_behavior); score = matching-behaviour rate",
+)

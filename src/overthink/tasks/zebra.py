@@ -29,6 +29,7 @@ from overthink.tasks import extract
 from overthink.tasks.base import Knob, Task
 from overthink.tasks.formats import word_instruction
 from overthink.tasks.registry import register
+from overthink.tasks.rubric import AGREES_TEXT, FINISHED, ONE_OPTION, PRESENT, TAGGED
 from overthink.tasks.zebra_grid import grid_answer, grid_instruction, grid_target, score_grid
 from overthink.tasks.zebra_solver import Clue, Puzzle, generate
 
@@ -124,6 +125,7 @@ class Zebra(Task):
     """Logic-grid puzzles (n houses x n attributes) with a unique, solver-proved solution."""
 
     name = "zebra"
+    rubric = (PRESENT, ONE_OPTION, TAGGED, FINISHED, AGREES_TEXT)
     description = "Logic-grid puzzles with a unique solution; ask for one cell (exact match)."
     knobs = (
         Knob(

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from overthink.core import Record
+from overthink.engines.base import Engine
 
-__all__ = ["Verdict", "Verifier", "VerifierError"]
+__all__ = ["Verdict", "Verifier", "VerifierContext", "VerifierError"]
 
 
 class VerifierError(Exception):
@@ -31,6 +32,16 @@ class Verdict:
     """Checks passed, the judge's reply and token usage..."""
 
 
+@dataclass(frozen=True)
+class VerifierContext:
+    """What a verifier may need to be built (see :meth:`Verifier.create`)."""
+
+    judge_engine: Engine | None = None
+    """The engine of model-based verifiers (``--judge-model``)."""
+    judge_max_tokens: int = 24
+    """Output allowance of a model-based verifier's calls."""
+
+
 class Verifier(ABC):
     """Scores one sample. Subclasses set ``name`` and implement :meth:`verify`."""
 
@@ -38,6 +49,14 @@ class Verifier(ABC):
     cacheable: ClassVar[bool] = True
     """A stored score can be reused. False when the score depends on the other samples
     of the group (which change while a run resumes), so it is recomputed every time."""
+    needs_engine: ClassVar[bool] = False
+    """It calls a model (``context.judge_engine``): the CLI starts one for it."""
+
+    @classmethod
+    def create(cls, context: VerifierContext) -> Verifier:
+        """Build the verifier for a run; the default takes no settings."""
+        del context
+        return cls()
 
     @abstractmethod
     async def verify(self, record: Record, peers: Sequence[Record]) -> Verdict:

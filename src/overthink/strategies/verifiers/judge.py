@@ -33,7 +33,9 @@ from typing import Any, ClassVar
 
 from overthink.core import Record
 from overthink.engines.base import Engine, Message
-from overthink.strategies.verifiers.base import Verdict, Verifier, VerifierError
+from overthink.errors import ConfigError
+from overthink.strategies.verifiers.base import Verdict, Verifier, VerifierContext, VerifierError
+from overthink.strategies.verifiers.registry import register_verifier
 from overthink.tasks.extract import answer_key
 
 __all__ = [
@@ -148,10 +150,19 @@ def judge_messages(record: Record, *, show_reasoning: bool = False) -> list[Mess
     return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": prompt}]
 
 
+@register_verifier
 class JudgeVerifier(Verifier):
     """LLM-as-judge over any engine (the embedded model by default)."""
 
     name: ClassVar[str] = "judge"
+    needs_engine: ClassVar[bool] = True
+
+    @classmethod
+    def create(cls, context: VerifierContext) -> JudgeVerifier:
+        """The judge over ``context.judge_engine`` (ConfigError without one)."""
+        if context.judge_engine is None:
+            raise ConfigError("the judge verifier needs an engine (--judge-model)")
+        return cls(context.judge_engine, max_tokens=context.judge_max_tokens)
 
     def __init__(
         self,

@@ -16,11 +16,13 @@ from typing import ClassVar
 
 from overthink.core import Record
 from overthink.strategies.verifiers.base import Verdict, Verifier, VerifierError
+from overthink.strategies.verifiers.registry import register_verifier
 from overthink.tasks.extract import answer_key
 
 __all__ = ["SelfConsistencyVerifier"]
 
 
+@register_verifier
 class SelfConsistencyVerifier(Verifier):
     """Agreement of a sample's answer with the group's other samples."""
 
