@@ -260,9 +260,7 @@ def test_ray_embedded_actors_equal_local_records(
         await execute(await prepare_run(local_cfg))
         t1 = time.perf_counter()
         factory = EngineFactory(EngineOptions(concurrency=1, deterministic=True))
-        executor = RayExecutor(
-            factory=factory, workers=2, slots=1, env={"OVERTHINK_THREADS": "1"}
-        )
+        executor = RayExecutor(factory=factory, workers=2, slots=1, env={"OVERTHINK_THREADS": "1"})
         await execute(await prepare_run(ray_cfg), executor=executor)
         print(f"local {t1 - t0:.1f} s, ray {time.perf_counter() - t1:.1f} s")
 

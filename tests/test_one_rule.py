@@ -58,7 +58,8 @@ def test_the_classes_themselves() -> None:
 
 def test_one_knob_parser() -> None:
     assert split_knob_args([" distractors = 0, 1 ,3", "framing=loud"]) == [
-        ("distractors", ["0", "1", "3"]), ("framing", ["loud"])
+        ("distractors", ["0", "1", "3"]),
+        ("framing", ["loud"]),
     ]
     for bad, says in [
         (["distractors"], "expected knob=value"),

@@ -95,8 +95,7 @@ SkipBadRowsOption = Annotated[
     bool,
     typer.Option(
         "--skip-bad-rows",
-        help="Skip store rows that cannot be read (they are listed); without it they are an "
-        "error.",
+        help="Skip store rows that cannot be read (they are listed); without it they are an error.",
     ),
 ]
 ShapesOption = Annotated[

@@ -208,8 +208,10 @@ async def _run_with_progress(
         def on_record(record: Record) -> None:
             nonlocal errors
             errors += record.error is not None
-            generated = rows.generated() if rows.remote else (
-                sum(e.generated_tokens for e in engines) - generated_before
+            generated = (
+                rows.generated()
+                if rows.remote
+                else (sum(e.generated_tokens for e in engines) - generated_before)
             )
             elapsed = max(time.perf_counter() - t0, 1e-6)
             progress.update(bar, advance=1, tps=generated / elapsed, errors=errors)

@@ -370,9 +370,7 @@ class RayExecutor:
             "slots_per_worker": self.slots,
             "groups_submitted": self.submitted,
             "groups_resubmitted": self.resubmitted,
-            "workers": [
-                {**w.row.as_dict(), "pids": list(w.pids)} for w in self.workers
-            ],
+            "workers": [{**w.row.as_dict(), "pids": list(w.pids)} for w in self.workers],
         }
 
 

@@ -365,7 +365,12 @@ class ExperimentConfig(BaseModel):
         ident = self.model_dump(
             mode="json",
             exclude={
-                "out", "report", "name", "concurrency", *_POSTPROCESS_FIELDS, *_TRANSPORT,
+                "out",
+                "report",
+                "name",
+                "concurrency",
+                *_POSTPROCESS_FIELDS,
+                *_TRANSPORT,
                 *_EXECUTION_FIELDS,
             },
         )

@@ -27,6 +27,7 @@ from overthink.strategies import ApplySummary
 
 __all__ = ["RunStats", "execute_group", "execute_trial", "pending_trials", "run_plan"]
 
+
 @dataclass
 class RunStats:
     """What one ``run_plan`` call did."""

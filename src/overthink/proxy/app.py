@@ -302,7 +302,6 @@ def _usage_facts(data: dict[str, Any], outcome: Outcome) -> None:
         outcome.finish_reason = str(choices[0]["finish_reason"])
 
 
-
 def _sse_usage_facts(tail: bytes, outcome: Outcome) -> None:
     """Usage and finish reason from the last events of a relayed SSE stream."""
     for line in tail.split(b"\n"):

@@ -136,9 +136,7 @@ def _kind(path: Path, line: int, obj: dict[str, Any]) -> AnswerKind | None:
         return AnswerKind(obj["kind"])
     except ValueError:
         accepted = ", ".join(k.value for k in AnswerKind)
-        raise field_error(
-            path, line, "kind", f"{obj['kind']!r} is not one of {accepted}"
-        ) from None
+        raise field_error(path, line, "kind", f"{obj['kind']!r} is not one of {accepted}") from None
 
 
 def _choice_target(
@@ -152,9 +150,7 @@ def _choice_target(
     choices = _classes(path, line, obj["classes"])
     index = obj["answer_index"]
     if isinstance(index, bool) or not isinstance(index, int):
-        raise field_error(
-            path, line, "answer_index", f"expected an integer, got {_jtype(index)}"
-        )
+        raise field_error(path, line, "answer_index", f"expected an integer, got {_jtype(index)}")
     if not 0 <= index < len(choices):
         raise field_error(
             path, line, "answer_index", f"{index} is out of range for {len(choices)} classes"
