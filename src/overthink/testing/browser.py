@@ -266,7 +266,11 @@ def headless_chromium(
     exe = binary or chromium_path()
     if exe is None:
         raise BrowserError(f"no Chromium found: {INSTALL_HINT}")
-    with tempfile.TemporaryDirectory(prefix="overthink-chromium-") as tmp:
+    # Chromium's helper processes (crashpad, zygote) can still write into the profile for a
+    # moment after the browser exits; a leftover temp folder beats failing the caller.
+    with tempfile.TemporaryDirectory(
+        prefix="overthink-chromium-", ignore_cleanup_errors=True
+    ) as tmp:
         profile = Path(tmp)
         proc = subprocess.Popen(
             [exe, *_FLAGS, f"--user-data-dir={profile}", "about:blank"],
