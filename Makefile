@@ -22,7 +22,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/lint-imports  # the layers contract in pyproject.toml (docs/design.md)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/mypy src/overthink tests benchmarks
 	$(BIN)/pytest -q -rs
 

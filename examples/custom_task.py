@@ -47,7 +47,9 @@ class CustomTask(Task):
                 Sample(
                     id=f"custom-{seed}-{i}-t{terms}",
                     task=self.name,
-                    prompt=f"What is {' + '.join(map(str, numbers))}?\nAnswer with a single number.",
+                    prompt=(
+                        f"What is {' + '.join(map(str, numbers))}?\nAnswer with a single number."
+                    ),
                     target=str(sum(numbers)),
                     kind=AnswerKind.NUMERIC,
                     meta={"terms": terms, "question": i},
