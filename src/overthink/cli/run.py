@@ -23,12 +23,13 @@ from rich.text import Text
 from overthink.cli.app import app
 from overthink.cli.app import console as make_console
 from overthink.core import Record
+from overthink.engines.pinning import placement_warning
 from overthink.engines.registry import provider_help
 from overthink.errors import ConfigError
 from overthink.experiment.config import ExperimentConfig, TaskSpec, load_config
 from overthink.experiment.execution import RunExecutor, WorkerRow
 from overthink.experiment.runner import RunStats
-from overthink.experiment.session import PreparedRun, execute, prepare_run
+from overthink.experiment.session import PreparedRun, execute, placements, prepare_run
 from overthink.strategies import strategy_names, verifier_names
 from overthink.tasks.levels import split_knob_args
 
@@ -345,6 +346,14 @@ def run(
             help="native:N on openai-api/: gemini (default), thinking_budget, vllm, effort.",
         ),
     ] = None,
+    pin_slots: Annotated[
+        str | None,
+        typer.Option(
+            "--pin-slots",
+            help="llama.cpp slot placement (id_slot): auto (default; off when another client "
+            "uses the server), on, off.",
+        ),
+    ] = None,
     min_tokens: Annotated[
         int | None,
         typer.Option(
@@ -411,6 +420,7 @@ def run(
         "judge_max_tokens": judge_max_tokens,
         "prompt_variant": prompt_variant,
         "native_style": native_style,
+        "pin_slots": pin_slots,
         "min_tokens": min_tokens,
         "max_waits": max_waits,
         "max_reasoning_tokens": max_reasoning_tokens,
@@ -478,6 +488,9 @@ def finish(prepared: PreparedRun, stats: RunStats) -> None:
         print_apply_summary(stats.post, err)
     for warning in analysis.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    placement_line = placement_warning(placements(prepared.engines))
+    if placement_line is not None:
+        err.print(f"[yellow]warning:[/] {placement_line}", highlight=False)
     budget_line = _budget_audit(prepared)
     if budget_line is not None:
         err.print(f"[yellow]warning:[/] {budget_line}", highlight=False)

@@ -215,6 +215,7 @@ class EmbeddedEngine(OpenAICompatEngine):
         markers: ThinkMarkers | None = None,
         timeout_s: float = 600.0,
         connect_timeout_s: float = 10.0,
+        pin_slots_mode: str = "auto",
     ) -> None:
         # No slot count asked for: the measured best for this class of machine.
         self.slots_from = "config" if slots is not None else "SLOT_TABLE"
@@ -232,6 +233,7 @@ class EmbeddedEngine(OpenAICompatEngine):
             markers=markers,
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
+            pin_slots_mode=pin_slots_mode,
         )
         self.concurrency_from = self.slots_from
         # Our own server: every slot is ours to place (cache-aware, engines.slots).

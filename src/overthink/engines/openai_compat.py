@@ -32,6 +32,7 @@ from overthink.engines.base import (
 )
 from overthink.engines.bodies import clean_text, expect_choices, expect_json_object
 from overthink.engines.markers import ThinkMarkers, markers_in_template, split_think
+from overthink.engines.pinning import SlotPlacement
 from overthink.engines.retry import EngineCallError, RetryableStatus, RetryLoop
 from overthink.engines.served import RequestLog
 from overthink.engines.session import send_session_header
@@ -173,6 +174,7 @@ class OpenAICompatEngine(Engine):
         native_style: str | None = None,
         effort: EffortBuckets | None = None,
         markers: ThinkMarkers | None = None,
+        pin_slots_mode: str = "auto",
     ) -> None:
         self.name = name
         self.model = model
@@ -212,6 +214,7 @@ class OpenAICompatEngine(Engine):
             backoff_s=backoff_s,
             secrets=secrets,
         )
+        self.placement = SlotPlacement(pin_slots_mode)  # auto | on | off (engines.pinning)
         # The SDK's own retries are off: ours count attempts so records can report them.
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
@@ -448,7 +451,9 @@ class OpenAICompatEngine(Engine):
 
     @pin_slots.setter
     def pin_slots(self, value: bool) -> None:
-        self._retry.pinned = value and not self.deterministic and self.can_complete
+        self._retry.pinned = (
+            value and not self.deterministic and self.can_complete and self.placement.allows()
+        )
 
     def placed(self, body: dict[str, Any]) -> dict[str, Any]:
         """``body`` with the held slot's ``id_slot`` when slots are pinned."""
@@ -457,6 +462,7 @@ class OpenAICompatEngine(Engine):
 
     def note_served(self, kind: str, sent: float, resp: Any, payload: dict[str, Any]) -> None:
         """Add a finished request (``payload``: its JSON body) to ``request_log``, if any."""
+        self.placement.observe(self._retry, sent, resp, payload)  # a shared server: unpin
         if self.request_log is None:
             return
         extra = getattr(resp, "model_extra", None) or {}
@@ -566,6 +572,7 @@ class OpenAICompatEngine(Engine):
             )
         await self.detect_markers()
         await self.detect_slots()
+        await self.placement.start(self._http, self._retry)  # slots busy already: unpinned
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -46,6 +46,7 @@ def _embedded(name: str, rest: str, options: EngineOptions) -> Engine:
         markers=options.markers(),
         timeout_s=options.read_timeout_s,
         connect_timeout_s=options.connect_timeout_s,
+        pin_slots_mode=options.pin_slots,
     )
 
 
@@ -90,6 +91,7 @@ def _self_hosted(
         native_style=options.native_style or native_style,
         effort=_effort(options),
         markers=options.markers(),
+        pin_slots_mode=options.pin_slots,
         **_common(options, concurrency),
     )
 

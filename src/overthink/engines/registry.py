@@ -71,6 +71,10 @@ class EngineOptions:
     think_open: str | None = None
     """Thinking markers for completion engines; None = from the chat template."""
     think_close: str | None = None
+    pin_slots: str = "auto"
+    """Name llama.cpp slots (``id_slot``) for cache-aware placement: ``auto`` (where the
+    slots are known, unless another client shares the server), ``on`` or ``off``
+    (``engines.pinning``)."""
 
     def markers(self) -> ThinkMarkers | None:
         """The configured thinking markers, or None to read them from the chat template."""

@@ -162,6 +162,12 @@ class RetryLoop:
         self.spill = True
         """Pinned slots: may a request whose home slot is busy use an idle one."""
 
+    def unpin(self) -> None:
+        """Stop numbering slots from the next request on (see ``engines.pinning``)."""
+        self.pinned = False
+        if self._sem is not None:
+            self._sem.unpin()
+
     def _message(self, exc: BaseException) -> str:
         text = getattr(exc, "message", None) or str(exc)
         return redact(str(text), self.secrets)

@@ -205,6 +205,12 @@ class PrioritySlots:
         if running is self._loop:
             self._grant()
 
+    def unpin(self) -> None:
+        """Stop placing by affinity (``engines.pinning`` found the server shared): free
+        slots go to waiters by priority alone from now on, and holders get no slot number."""
+        self.pinned = False
+        self.poke()
+
     def _spare(self) -> list[int]:
         """Free slots no active key owns, least recently used first."""
         spare = [s for s in self._free if self._owner[s] is None or self._owner[s] not in _ACTIVE]

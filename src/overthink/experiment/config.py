@@ -39,8 +39,8 @@ SAMPLING_TEMPERATURE = 0.7
 _POSTPROCESS_FIELDS = {"verifiers", "strategies", "judge_model", "judge_max_tokens"}
 # Where trials run never changes what they are: a run started locally resumes on Ray.
 _EXECUTION_FIELDS = {"executor", "address", "workers", "batch_poll_s"}
-# How requests travel (timeouts): never part of a run's identity.
-_TRANSPORT = {"connect_timeout_s", "read_timeout_s"}
+# How requests travel (timeouts, slot placement): never part of a run's identity.
+_TRANSPORT = {"connect_timeout_s", "read_timeout_s", "pin_slots"}
 _IDENTITY_IF_CHANGED = (
     "prompt_variant",
     "prompt_template",
@@ -149,6 +149,12 @@ class ExperimentConfig(BaseModel):
     """Thinking markers on raw-completion engines (set both, or neither: then they come
     from the chat template, else ``<think>``/``</think>``)."""
     think_close: str | None = None
+    pin_slots: str = "auto"
+    """Cache-aware placement on llama.cpp servers: name each completion's slot
+    (``id_slot``) — ``auto`` where the engine knows the slots (the embedded server, a
+    server whose ``/props`` gives ``total_slots``) unless another client is seen using the
+    server (then requests go unnamed), ``on`` (pin even so), ``off``. Not part of the
+    run's identity."""
     executor: str = "local"
     """Where trials run: ``local`` (asyncio in this process), ``ray`` (actors on a Ray
     cluster) or ``batch`` (provider batch APIs). Not part of the run's identity."""
@@ -244,6 +250,15 @@ class ExperimentConfig(BaseModel):
 
         if value is not None and value not in NATIVE_STYLES:
             raise ValueError(f"{value!r} is not one of {', '.join(NATIVE_STYLES)}")
+        return value
+
+    @field_validator("pin_slots")
+    @classmethod
+    def _known_pin_slots(cls, value: str) -> str:
+        from overthink.engines.pinning import PIN_SLOTS_MODES
+
+        if value not in PIN_SLOTS_MODES:
+            raise ValueError(f"{value!r} is not one of {', '.join(PIN_SLOTS_MODES)}")
         return value
 
     @model_validator(mode="after")

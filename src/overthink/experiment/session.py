@@ -11,12 +11,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from overthink._version import __version__
 from overthink.core import Record
 from overthink.engines import Engine, EngineOptions, make_engine, validate_model_name
+from overthink.engines.pinning import placement_of
 from overthink.engines.registry import DEFAULT_CONCURRENCY
 from overthink.errors import ConfigError
 from overthink.experiment.config import ExperimentConfig
@@ -29,7 +31,7 @@ from overthink.experiment.validate import check_config, check_plan_size, check_r
 from overthink.reasoning import ReasoningOptions, check_supported
 from overthink.strategies import ApplySummary, apply_to_store, make_verifiers, verifier_class
 
-__all__ = ["PreparedRun", "execute", "postprocess", "prepare_run"]
+__all__ = ["PreparedRun", "execute", "placements", "postprocess", "prepare_run"]
 
 
 @dataclass
@@ -48,6 +50,11 @@ class PreparedRun:
     else right after ``execute`` creates it; released when ``execute`` ends."""
 
 
+def placements(engines: Mapping[str, Engine]) -> dict[str, dict[str, Any]]:
+    """Each slot-naming engine's placement (``engines.pinning``), by model."""
+    return {m: p for m, e in engines.items() if (p := placement_of(e)) is not None}
+
+
 def engine_options(config: ExperimentConfig) -> EngineOptions:
     """Engine settings from a config."""
     return EngineOptions(
@@ -63,6 +70,7 @@ def engine_options(config: ExperimentConfig) -> EngineOptions:
         effort_levels=tuple(config.effort_levels),
         think_open=config.think_open,
         think_close=config.think_close,
+        pin_slots=config.pin_slots,
     )
 
 
@@ -264,6 +272,8 @@ async def _execute_locked(
         manifest["generated_tokens"] = (
             int(manifest.get("generated_tokens", 0)) + stats.generated_tokens
         )
+        # Whether requests named server slots, and why not (engines.pinning).
+        manifest["placement"] = placements(prepared.engines)
         # The prompt cache's hit rate of this invocation (a resumed run records its last).
         manifest["prompt_cache"] = {
             "prompt_tokens": stats.prompt_tokens,
