@@ -156,6 +156,7 @@ CASES: dict[str, Case] = {
     "config half markers": Case(CONFIG_RUN, "think_open", _cfg("think_open: '<t>'\n")),
     "config prompt variant": Case(CONFIG_RUN, "prompt_variant", _cfg("prompt_variant: loud\n")),
     "config native style": Case(CONFIG_RUN, "native_style", _cfg("native_style: psychic\n")),
+    "config pin slots": Case(CONFIG_RUN, "pin_slots", _cfg("pin_slots: sometimes\n")),
     "config huge plan": Case(
         CONFIG_RUN, "the plan has", _cfg("samples: 1000000\nsamples_per_question: 10000\n")
     ),
@@ -167,6 +168,7 @@ CASES: dict[str, Case] = {
     "samples absurd flag": Case([*RUN, "--samples", "100000000"], "samples"),
     "samples per question absurd": Case([*RUN, "-n", "100000"], "samples_per_question"),
     "read timeout flag 0": Case([*RUN, "--read-timeout", "0"], "read_timeout_s"),
+    "pin slots flag": Case([*RUN, "--pin-slots", "yes"], "pin_slots"),
     "max retries negative": Case([*RUN, "--max-retries", "-1"], "max_retries"),
     "unknown knob": Case([*RUN, "-T", "colour=1"], "colour"),
     "bad knob level": Case([*RUN, "-T", "distractors=many"], "distractors"),

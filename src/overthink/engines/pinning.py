@@ -255,7 +255,7 @@ def placement_warning(placements: dict[str, dict[str, Any]]) -> str | None:
     if not dropped:
         return None
     return (
-        "server slots not named (id_slot) — another client shares the server; "
+        "server slots not named (id_slot), the server is shared: "
         + "; ".join(dropped)
-        + " (set pin_slots: on if the server is yours alone)"
+        + " (pin_slots: on pins anyway)"
     )
