@@ -15,7 +15,8 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -52,6 +53,9 @@ class LlamaWire:
     busy_at_start: bool = False
     """``GET /slots`` reports ``busy_slot`` as processing."""
     total_slots: int = 2
+    stall_until: float = 0.0
+    """Requests arriving before this ``time.monotonic()`` wait until then (one long batch
+    step of the server holds every new request, named or not)."""
     bodies: list[dict[str, Any]] = field(default_factory=list)
     slot_checks: int = 0
 
@@ -148,6 +152,7 @@ def _handler(wire: LlamaWire) -> type[BaseHTTPRequestHandler]:
             slot = body.get("id_slot")
             if wire.busy_slot is not None and slot == wire.busy_slot:
                 time.sleep(HOLD_S)  # queued behind another client's generation
+            time.sleep(max(0.0, wire.stall_until - time.monotonic()))
             if self.path != "/v1/completions" or not body.get("stream"):
                 self._json(*_post(self.path, body))
                 return
@@ -179,15 +184,30 @@ def _engine(wire: LlamaWire, mode: str = "auto") -> OpenAICompatEngine:
     return OpenAICompatEngine("openai-api/m", "m", wire.url, pin_slots_mode=mode)
 
 
-async def _sequential(engine: OpenAICompatEngine, n: int, *, stream: bool = False) -> None:
-    """``n`` completions one after another (each gets the least recently used slot)."""
+async def _traffic(
+    engine: OpenAICompatEngine,
+    burst: int,
+    then: int = 0,
+    *,
+    stream: bool = False,
+    between: Callable[[], None] | None = None,
+) -> None:
+    """``burst`` completions at once (two slots: the first goes to slot 0, the others
+    queue for slot 1 while it waits), then ``then`` more one after another."""
+
+    async def one(i: int) -> None:
+        if stream:
+            await engine.complete_stream(f"p{i}", max_tokens=2, temperature=0.0)
+        else:
+            await engine.complete(f"p{i}", max_tokens=2, temperature=0.0)
+
     await engine.check()
     try:
-        for i in range(n):
-            if stream:
-                await engine.complete_stream(f"p{i}", max_tokens=2, temperature=0.0)
-            else:
-                await engine.complete(f"p{i}", max_tokens=2, temperature=0.0)
+        await asyncio.gather(*(one(i) for i in range(burst)))
+        if between is not None:
+            between()
+        for i in range(then):
+            await one(burst + i)
     finally:
         await engine.aclose()
 
@@ -198,17 +218,19 @@ def test_llamacpp_wire_double_auto_unpins_after_a_pinned_request_waits_for_a_bus
 ) -> None:
     engine = _engine(wire)
     started = time.perf_counter()
-    asyncio.run(_sequential(engine, 4, stream=stream))
+    asyncio.run(_traffic(engine, 4, 2, stream=stream))
     elapsed = time.perf_counter() - started
-    # The first request went to slot 0 (least recently used) and waited there; after it
-    # nothing names a slot, so nothing waits again.
-    assert wire.named() == [0, None, None, None]
+    # The first request went to slot 0 and waited behind the other client while the rest
+    # were served on slot 1; after it nothing names a slot, so nothing waits again.
+    named = wire.named()
+    assert Counter(named[:4]) == {0: 1, 1: 3} and named[4:] == [None, None]
     assert HOLD_S <= elapsed < 2 * HOLD_S
     assert engine.pin_slots is False
     entry = engine.placement.describe(engine.pin_slots)
     assert entry["pinned"] is False and entry["pin_slots"] == "auto"
     assert entry["why"].startswith("slot 0 busy with another client: a request waited 1.")
-    assert entry["start_check"] == "idle" and entry["pinned_requests"] == 1
+    assert entry["why"].endswith("while 3 later request(s) were served on other slots")
+    assert entry["start_check"] == "idle" and entry["pinned_requests"] == 4
     assert 1.0 < entry["max_wait_s"] < 2 * HOLD_S and entry["slow_requests"] == 1
     assert 1.0 < entry["dropped_after_s"] < 2 * HOLD_S
 
@@ -216,18 +238,44 @@ def test_llamacpp_wire_double_auto_unpins_after_a_pinned_request_waits_for_a_bus
 def test_llamacpp_wire_double_idle_slots_keep_pinning_under_auto(wire: LlamaWire) -> None:
     wire.busy_slot = None  # nobody else on the server
     engine = _engine(wire)
-    asyncio.run(_sequential(engine, 4))
+    asyncio.run(_traffic(engine, 0, 4))
     assert wire.named() == [0, 1, 0, 1]
     entry = engine.placement.describe(engine.pin_slots)
     assert entry == {"pin_slots": "auto", "pinned": True, "start_check": "idle",
                      "pinned_requests": 4}  # fmt: skip
 
 
+def test_llamacpp_wire_double_a_step_that_holds_every_request_is_not_another_client(
+    wire: LlamaWire,
+) -> None:
+    """On CPU one long batch step (a big prefill) holds every new request, named or not:
+    the first requests wait 1.5 s alike, none of ours overtakes the other, pinning stays."""
+    wire.busy_slot = None
+    engine = _engine(wire)
+
+    async def go() -> None:
+        await engine.check()
+        wire.stall_until = time.monotonic() + HOLD_S
+        await _traffic(engine, 4)
+
+    asyncio.run(go())
+    assert Counter(wire.named()) == {0: 2, 1: 2}
+    entry = engine.placement.describe(engine.pin_slots)
+    assert entry["pinned"] is True and "why" not in entry and "slow_requests" not in entry
+
+
+def test_llamacpp_wire_double_one_request_at_a_time_gives_no_evidence(wire: LlamaWire) -> None:
+    engine = _engine(wire)
+    asyncio.run(_traffic(engine, 0, 2))
+    assert wire.named() == [0, 1]  # slot 0 was slow, but nothing of ours overtook it
+    assert engine.placement.describe(engine.pin_slots)["pinned"] is True
+
+
 def test_llamacpp_wire_double_busy_slots_at_start_mean_never_pinned(wire: LlamaWire) -> None:
     wire.busy_at_start = True
     engine = _engine(wire)
     started = time.perf_counter()
-    asyncio.run(_sequential(engine, 3))
+    asyncio.run(_traffic(engine, 3))
     assert wire.named() == [None, None, None]
     assert time.perf_counter() - started < HOLD_S  # never queued behind the other client
     entry = engine.placement.describe(engine.pin_slots)
@@ -242,7 +290,7 @@ def test_llamacpp_wire_double_without_slots_endpoint_skips_the_start_guard(
     wire.slots_status = 501  # llama-server --no-slots
     wire.busy_slot = None
     engine = _engine(wire)
-    asyncio.run(_sequential(engine, 2))
+    asyncio.run(_traffic(engine, 0, 2))
     assert wire.named() == [0, 1] and wire.slot_checks == 1
     assert engine.placement.describe(engine.pin_slots)["start_check"] == "unavailable"
 
@@ -252,17 +300,22 @@ def test_llamacpp_wire_double_pin_slots_on_keeps_pinning_through_a_slow_slot(
 ) -> None:
     wire.busy_at_start = True  # the start guard is not asked either
     engine = _engine(wire, "on")
-    asyncio.run(_sequential(engine, 2))
-    assert wire.named() == [0, 1]  # still named after the slow first request
+
+    def stranger_leaves() -> None:
+        wire.busy_slot = None
+
+    asyncio.run(_traffic(engine, 3, 2, between=stranger_leaves))
+    named = wire.named()
+    assert Counter(named[:3]) == {0: 1, 1: 2} and named[3:] == [0, 1]  # named throughout
     assert wire.slot_checks == 0
     entry = engine.placement.describe(engine.pin_slots)
     assert entry["pinned"] is True and "why" not in entry
-    assert entry["slow_requests"] == 1 and entry["pinned_requests"] == 2
+    assert entry["slow_requests"] == 1 and entry["pinned_requests"] == 5
 
 
 def test_llamacpp_wire_double_pin_slots_off_never_names_a_slot(wire: LlamaWire) -> None:
     engine = _engine(wire, "off")
-    asyncio.run(_sequential(engine, 3))
+    asyncio.run(_traffic(engine, 3))
     assert wire.named() == [None, None, None] and wire.slot_checks == 0
     assert engine.concurrency_from == "server"  # the slot count is still read
     entry = engine.placement.describe(engine.pin_slots)
@@ -392,8 +445,8 @@ def test_real_embedded_server_slot_hogged_by_another_client(
     embedded_server: EmbeddedServer,
 ) -> None:
     """Another client generates on slot 0 of the real server (ignore_eos): an engine that
-    starts then does not pin; one already running pins its first request to slot 0, waits
-    behind the other client, then stops naming slots."""
+    starts then does not pin; one already running pins a request to slot 0 that waits
+    behind the other client while its others are served, then stops naming slots."""
     server = EmbeddedServer.shared(slots=embedded_server.slots)
     hog_done = threading.Event()
 
@@ -428,8 +481,11 @@ def test_real_embedded_server_slot_hogged_by_another_client(
         late = EmbeddedEngine(slots=server.slots)
         try:
             await late.check()
-            for _ in range(2):
-                await running.complete("Hi", max_tokens=2, temperature=0.0)
+            # One request goes to slot 0 and waits; two more are served on slots 1 and 2.
+            await asyncio.gather(
+                *(running.complete(f"Hi {i}", max_tokens=2, temperature=0.0) for i in range(3))
+            )
+            await running.complete("Hi", max_tokens=2, temperature=0.0)
         finally:
             await asyncio.gather(running.aclose(), late.aclose())
             await asyncio.to_thread(thread.join, 60)
@@ -439,6 +495,8 @@ def test_real_embedded_server_slot_hogged_by_another_client(
     assert late.pin_slots is False
     assert late.placement.describe(False)["start_check"] == "busy"
     assert running.request_log is not None
-    assert [r.slot for r in running.request_log.requests] == [0, None]
+    slots = [r.slot for r in running.request_log.requests]
+    assert sorted(slots[:3], key=str) == [0, 1, 2] and slots[3] is None
+    assert slots[2] == 0  # the one on slot 0 came back last
     entry = running.placement.describe(running.pin_slots)
     assert entry["pinned"] is False and entry["why"].startswith("slot 0 busy with another client")

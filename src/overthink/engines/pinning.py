@@ -19,14 +19,27 @@ unnamed request would have run at once on an idle slot picked by prompt similari
   - **during the run**, each pinned completion's own ``timings``: client-side elapsed
     time minus the server's ``prompt_ms + predicted_ms`` is time spent queued at the
     server (plus HTTP overhead). We held that slot's permit throughout, so none of our
-    requests was on it: a wait longer than ``max(MIN_WAIT_S, the request's own service
-    time)`` means another client's generation held the slot. Pinning stops for the rest
-    of the run (requests go unnamed; llama.cpp picks an idle slot). The floor keeps HTTP
-    and event-loop jitter on a loaded machine from counting, and the ratio asks that
-    the request took at least twice what the server spent on it.
+    requests was on it. Two things must hold before ``auto`` blames another client:
+
+    1. the wait is longer than ``max(MIN_WAIT_S, the request's own service time)``: the
+       floor keeps HTTP and event-loop jitter on a loaded machine from counting, and the
+       ratio asks that the request took at least twice what the server spent on it;
+    2. the server served *our other slots* meanwhile: a request of ours sent after the
+       slow one finished before the slow one's service began (``EVIDENCE_MARGIN_S``).
+       Waiting alone is not enough: on CPU llama.cpp runs one batch per step, and a step
+       that prefills a long prompt (~500 tokens at ~100 tok/s: ~5 s) holds every new
+       request, named or not. Measured on our own embedded server at load average ~3
+       (no other client): pinned requests waited up to 1.4 s. Such a step holds the
+       later requests too, so none of them can finish first; a stranger's generation on
+       the named slot holds that slot only.
+
+    Then pinning stops for the rest of the run (requests go unnamed; llama.cpp picks an
+    idle slot by prompt similarity, and ``PrioritySlots`` stops holding requests for
+    their home slot). A run that sends one request at a time gives no such evidence and
+    keeps pinning (a false negative costs the wait, a false positive the prompt cache).
 
 * ``on``: pin wherever the slots are known and keep pinning whatever the guards would see
-  (the server is known to be ours); slow waits are still counted for the manifest.
+  (the server is known to be ours); waits that would have fired are still counted.
 * ``off``: never name a slot.
 
 The run manifest records the outcome per model (``placement``); the run summary prints a
@@ -36,6 +49,7 @@ line when ``auto`` dropped pinning.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +61,7 @@ if TYPE_CHECKING:
     from overthink.engines.retry import RetryLoop
 
 __all__ = [
+    "EVIDENCE_MARGIN_S",
     "MIN_WAIT_S",
     "PIN_SLOTS_MODES",
     "SLOTS_TIMEOUT_S",
@@ -65,6 +80,11 @@ MIN_WAIT_S = 1.0
 service time) before ``auto`` blames another client."""
 SLOTS_TIMEOUT_S = 2.0
 """Seconds the start guard waits for ``GET /slots`` before skipping itself."""
+EVIDENCE_MARGIN_S = 0.1
+"""A later request of ours must have finished this long before the slow one's service
+began (its start is estimated from the end minus the server's compute)."""
+RECENT = 512
+"""Completions remembered for the evidence (the run guard looks at the last ones only)."""
 
 
 def check_pin_slots(value: str) -> str:
@@ -154,8 +174,10 @@ class SlotPlacement:
         self.pinned_requests = 0
         """Completions sent with an ``id_slot``."""
         self.slow_requests = 0
-        """Of those, how many waited at the server past the rule (see the module)."""
+        """Of those, how many waited for another client (both conditions of the module)."""
         self.max_wait_s = 0.0
+        self._recent: deque[tuple[float, float]] = deque(maxlen=RECENT)
+        """(sent, ended) of our latest completions, pinned or not."""
         self.why: str | None = None
         """Why ``auto`` stopped (or never started) pinning; None while it pins."""
         self.dropped_after_s: float | None = None
@@ -187,12 +209,17 @@ class SlotPlacement:
     def observe(self, retry: RetryLoop, sent: float, resp: Any, payload: dict[str, Any]) -> None:
         """The run guard: note one finished completion (``payload``: its JSON body, with
         ``id_slot`` when it was pinned; ``sent``: ``time.perf_counter()`` at sending)."""
+        ended = time.perf_counter()
         slot = payload.get("id_slot")
-        if not isinstance(slot, int) or isinstance(slot, bool):
+        pinned = isinstance(slot, int) and not isinstance(slot, bool)
+        wait = server_wait(ended - sent, resp) if pinned else None
+        # Before noting this one: the evidence is about the others.
+        overtaken = self._overtaken(sent, ended - wait.service_s) if wait and wait.slow else 0
+        self._recent.append((sent, ended))
+        if not pinned:
             return
         self.pinned_requests += 1
-        wait = server_wait(time.perf_counter() - sent, resp)
-        if wait is None or not wait.slow:
+        if wait is None or not overtaken:
             return
         self.slow_requests += 1
         self.max_wait_s = max(self.max_wait_s, wait.wait_s)
@@ -200,8 +227,14 @@ class SlotPlacement:
             self._drop(
                 retry,
                 f"slot {slot} busy with another client: a request waited {wait.wait_s:.1f} s "
-                f"at the server for {wait.service_s:.1f} s of work",
+                f"at the server for {wait.service_s:.1f} s of work while {overtaken} later "
+                "request(s) were served on other slots",
             )
+
+    def _overtaken(self, sent: float, service_began: float) -> int:
+        """Our requests sent after ``sent`` that were done before ``service_began``."""
+        limit = service_began - EVIDENCE_MARGIN_S
+        return sum(1 for s, e in self._recent if s > sent and e < limit)
 
     def _drop(self, retry: RetryLoop, why: str) -> None:
         self.why = why
