@@ -272,8 +272,10 @@ async def _execute_locked(
         manifest["generated_tokens"] = (
             int(manifest.get("generated_tokens", 0)) + stats.generated_tokens
         )
-        # Whether requests named server slots, and why not (engines.pinning).
-        manifest["placement"] = placements(prepared.engines)
+        if isinstance(executor, LocalExecutor):
+            # Whether requests named server slots, and why not (engines.pinning). Other
+            # executors build their own engines elsewhere: these sent no completion.
+            manifest["placement"] = placements(prepared.engines)
         # The prompt cache's hit rate of this invocation (a resumed run records its last).
         manifest["prompt_cache"] = {
             "prompt_tokens": stats.prompt_tokens,
