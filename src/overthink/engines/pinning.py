@@ -28,10 +28,8 @@ unnamed request would have run at once on an idle slot picked by prompt similari
        slow one finished before the slow one's service began (``EVIDENCE_MARGIN_S``).
        Waiting alone is not enough: on CPU llama.cpp runs one batch per step, and a step
        that prefills a long prompt (~500 tokens at ~100 tok/s: ~5 s) holds every new
-       request, named or not. Measured on our own embedded server at load average ~3
-       (no other client): pinned requests waited up to 1.4 s. Such a step holds the
-       later requests too, so none of them can finish first; a stranger's generation on
-       the named slot holds that slot only.
+       request, named or not. Such a step holds the later requests too, so none of them
+       can finish first; a stranger's generation on the named slot holds that slot only.
 
     Then pinning stops for the rest of the run (requests go unnamed; llama.cpp picks an
     idle slot by prompt similarity, and ``PrioritySlots`` stops holding requests for
@@ -75,9 +73,12 @@ __all__ = [
 
 PIN_SLOTS_MODES = ("auto", "on", "off")
 """Accepted values of the ``pin_slots`` setting."""
-MIN_WAIT_S = 1.0
+MIN_WAIT_S = 2.0
 """A pinned request must have waited at the server longer than this (and than its own
-service time) before ``auto`` blames another client."""
+service time) before ``auto`` blames another client. On our own embedded server at load
+average ~3 (2 cores, no other client) pinned requests waited up to 1.4 s (a 2.2 s
+answer) and 1.0 s (a 0.3 s one): a long batch step, or a slot's prompt held for the next
+step while lower-numbered slots fill the batch."""
 SLOTS_TIMEOUT_S = 2.0
 """Seconds the start guard waits for ``GET /slots`` before skipping itself."""
 EVIDENCE_MARGIN_S = 0.1
