@@ -291,13 +291,14 @@ class _FirstRequest(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         now = time.time()
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if _FirstRequest.first_post is None:
-            _FirstRequest.first_post = now
+        cls = type(self)
+        if cls.first_post is None:
+            cls.first_post = now
         if self.path.endswith("/apply-template"):
             self._json(b'{"prompt": "<|im_start|>user\\nQ<|im_end|>\\n"}')
             return
-        if _FirstRequest.first_generation is None:
-            _FirstRequest.first_generation = now
+        if cls.first_generation is None:
+            cls.first_generation = now
         self.send_response(503)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -306,10 +307,16 @@ class _FirstRequest(BaseHTTPRequestHandler):
 def start_to_first_request(tmp: Path, run: int) -> tuple[float, float]:
     """Seconds from launching ``overthink run`` to its first request, and to its first
     generation request (a completion or chat call), at a fresh stand-in server."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FirstRequest)
+
+    # A fresh handler class per run: a previous run's handler threads may still be
+    # answering its (killed) process's last requests and must not set this run's times.
+    class handler(_FirstRequest):
+        first_post = None
+        first_generation = None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    _FirstRequest.first_post = _FirstRequest.first_generation = None
     exe = Path(sys.executable).with_name("overthink")
     launched = time.time()
     proc = subprocess.Popen(
@@ -318,14 +325,14 @@ def start_to_first_request(tmp: Path, run: int) -> tuple[float, float]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = launched + 60
-    while _FirstRequest.first_generation is None and time.time() < deadline:
+    while handler.first_generation is None and time.time() < deadline:
         time.sleep(0.005)
     proc.kill()
     proc.wait()
     server.shutdown()
     server.server_close()
-    first = (_FirstRequest.first_post or float("nan")) - launched
-    return first, (_FirstRequest.first_generation or float("nan")) - launched
+    first = (handler.first_post or float("nan")) - launched
+    return first, (handler.first_generation or float("nan")) - launched
 
 
 def help_wall() -> float:
