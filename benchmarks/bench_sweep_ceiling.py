@@ -23,7 +23,9 @@ workload (long decodes, tiny prompts); the replay is the same workload, so the t
 is printed against both. It then measures start-up:
 ``overthink --help`` wall time, and the time from launching ``overthink run`` to its
 first request at a local stand-in server (a stdlib HTTP server speaking llama.cpp's
-``/health``/``/props``; only the arrival time of the first request is used).
+``/health``/``/props``; only the arrival time of the first request is used), and the
+time from the server's last answer to the exit of a small run (with and without its
+HTML report).
 
     .venv/bin/python benchmarks/bench_sweep_ceiling.py [--samples 3] [--slots N] [--threads N]
         [--no-inspect]
@@ -335,6 +337,59 @@ def start_to_first_request(tmp: Path, run: int) -> tuple[float, float]:
     return first, (handler.first_generation or float("nan")) - launched
 
 
+class _Forward(BaseHTTPRequestHandler):
+    """Forwards to the embedded server and notes when it last answered a request."""
+
+    protocol_version = "HTTP/1.1"
+    upstream = ""
+    last_answer = 0.0
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _forward(self, body: bytes | None) -> None:
+        with httpx.Client(timeout=300) as client:
+            resp = client.request(self.command, self.upstream + self.path, content=body,
+                                  headers={"Content-Type": "application/json"})  # fmt: skip
+        self.send_response(resp.status_code)
+        self.send_header("Content-Type", resp.headers.get("content-type", "application/json"))
+        self.send_header("Content-Length", str(len(resp.content)))
+        self.end_headers()
+        self.wfile.write(resp.content)
+        type(self).last_answer = time.time()
+
+    def do_GET(self) -> None:
+        self._forward(None)
+
+    def do_POST(self) -> None:
+        self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+
+def last_answer_to_exit(address: str, tmp: Path, *, report: bool) -> float:
+    """Seconds from the server's last answer to ``overthink run``'s exit (a small run on
+    the embedded server, through a forwarding proxy that notes the answers' times)."""
+
+    class handler(_Forward):
+        upstream = address
+        last_answer = 0.0
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    exe = Path(sys.executable).with_name("overthink")
+    out = tmp / f"finish-{report}-{time.time_ns()}"
+    subprocess.run(
+        [str(exe), "run", "--model", "openai-api/smol", "--base-url", url, "--samples", "1",
+         "--budgets", "0,8", "--out", str(out), *([] if report else ["--no-report"])],
+        capture_output=True, check=True, timeout=600,
+    )  # fmt: skip
+    exited = time.time()
+    server.shutdown()
+    server.server_close()
+    return exited - handler.last_answer
+
+
 def help_wall() -> float:
     exe = Path(sys.executable).with_name("overthink")
     started = time.perf_counter()
@@ -393,6 +448,7 @@ def main() -> int:
         inspect_row: tuple[float, int] | str = "skipped (--no-inspect)"
         if not args.no_inspect:
             inspect_row = run_inspect(address, questions, budgets, slots, Path(tmp))
+        finish = [last_answer_to_exit(address, Path(tmp), report=r) for r in (False, True)]
         EmbeddedServer.stop_all()
         starts = [start_to_first_request(Path(tmp), i) for i in range(3)]
     helps = [help_wall() for _ in range(3)]
@@ -463,6 +519,10 @@ def main() -> int:
     print(
         f"start → first generation request:                  "
         f"{', '.join(f'{g:.2f}' for g in first_gen)} s  (goal < 1 s: {_goal(max(first_gen) < 1)})"
+    )
+    print(
+        f"last answer → exit (overthink run, 2 budgets × 4 questions): {finish[0]:.2f} s with "
+        f"--no-report, {finish[1]:.2f} s writing the HTML report"
     )
     print(
         f"overthink --help: {', '.join(f'{h:.2f}' for h in helps)} s  "
