@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -219,3 +220,23 @@ asyncio.run(main())
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60).stdout.split()  # fmt: skip
     assert out == ["False", "4", "4", "True", "True"]
+
+
+def test_a_forced_run_without_report_loads_neither_the_openai_sdk_nor_matplotlib(
+    embedded_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """What stands between ``overthink run`` and its first request, and between its last
+    answer and its exit: a forced sweep needs no SDK, a terminal summary no plotting."""
+    code = (
+        "import sys\n"
+        "from overthink.cli import main\n"
+        f"sys.argv = ['overthink', 'run', '--model', 'openai-api/smol', '--base-url', "
+        f"{embedded_server.address + '/v1'!r}, '--samples', '1', '--budgets', '0,8', "
+        f"'--out', {str(tmp_path / 'run')!r}, '--no-report']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\nelse:\n    code = 0\n"
+        "print('EXIT', code, 'LOADED', [m for m in ('openai', 'matplotlib') if m in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=True)  # fmt: skip
+    assert "EXIT 0 LOADED []" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    assert (tmp_path / "run").is_dir()
