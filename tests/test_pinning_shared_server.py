@@ -26,7 +26,12 @@ import pytest
 
 from overthink.engines.embedded import EmbeddedEngine, EmbeddedServer
 from overthink.engines.openai_compat import OpenAICompatEngine
-from overthink.engines.pinning import SlotPlacement, placement_warning, server_wait
+from overthink.engines.pinning import (
+    SlotPlacement,
+    placement_of,
+    placement_warning,
+    server_wait,
+)
 from overthink.engines.served import RequestLog
 from overthink.engines.slots import PrioritySlots, current_slot, request_affinity
 from overthink.errors import ConfigError
@@ -441,6 +446,21 @@ def test_pin_slots_values_are_checked_with_the_field_named() -> None:
     assert "is not one of auto, on, off" in str(info.value)
     # Placement never changes what a trial is: the run name stays the same.
     assert ExperimentConfig(pin_slots="off").run_name() == ExperimentConfig().run_name()
+
+
+def test_fleet_placement_is_recorded_per_endpoint() -> None:
+    from overthink.engines.registry import EngineOptions, make_engine
+
+    urls = ("http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1")  # never contacted
+    pool = make_engine("openai-api/m", EngineOptions(base_url=urls[0], base_urls=urls))
+    entry = placement_of(pool)
+    assert entry is not None and list(entry["endpoints"]) == list(urls)
+    assert placement_warning({"openai-api/m": entry}) is None
+    member = pool.endpoints[1].engine  # type: ignore[attr-defined]
+    member.placement.why = "slot 2 busy with another client before the run started"
+    line = placement_warning({"openai-api/m": placement_of(pool) or {}})
+    assert line is not None and f"{urls[1]}: slot 2 busy" in line and urls[0] not in line
+    asyncio.run(pool.aclose())
 
 
 @pytest.mark.engine
