@@ -10,7 +10,9 @@ A cut is taken during the stream only where it is exact (see ``engines.streaming
 the streamed bytes, or — past text the server held back — from the token ids through
 ``/detokenize``. A cut the trace never passed gets the whole trace (it ended first); the
 rare cut that falls inside the closing stop string is re-generated on its own, exactly as
-a separate run would.
+a separate run would. An engine that cannot stream hands over the whole trace at its end;
+every cut is then taken from it, charged its share of the trace's time
+(``reasoning.latency``).
 
 At temperature 0 in deterministic mode (one request in flight, no prompt-cache reuse) the
 answers equal those of separate runs: the answers then simply wait for the trace's slot.
@@ -71,10 +73,13 @@ def can_share(trials: list[Trial]) -> bool:
 class CutTiming:
     """When one cut was ready and how long its answer took (seconds).
 
-    ``reached_s`` is measured from the start of the sweep to the moment the trace had
-    passed the cut (or ended); ``answer_s`` from then to the end of the forced answer,
-    waiting for a slot included. A record's latency is their sum: the time a separate run
-    at that cap would have needed on this schedule, not the whole trace's time.
+    ``reached_s`` runs from the start of the sweep to the moment the trace had passed the
+    cut; a cut taken after the trace ended (it did not stream, or ended first) is charged
+    the set-up plus the trace's share up to the cut instead, and a re-generated one the
+    set-up plus its own thinking request. ``answer_s`` runs from then
+    to the end of the forced answer, time spent queued for a slot excluded. A record's
+    latency is their sum: the time a separate run at that cap would have needed on this
+    schedule, not the whole trace's time.
     """
 
     reached_s: float = 0.0
@@ -120,6 +125,23 @@ class _Cut:
     """Seconds from the sweep's start to this cut; None: the moment its answer is fired."""
 
 
+@dataclass(frozen=True)
+class _TraceClock:
+    """When the ended trace ran: what a cut taken after it is charged (reasoning.latency)."""
+
+    setup_s: float
+    """From the sweep's start to the trace request (prompt rendering)."""
+    trace_s: float
+    tokens: int
+
+    def reached(self, cap: int) -> float:
+        """Seconds to reach a cut at ``cap``: set-up plus the trace's share up to it."""
+        return cut_latency(
+            setup_s=self.setup_s, trace_s=self.trace_s, trace_tokens=self.tokens,
+            cut_tokens=cap, answer_s=0.0,
+        )  # fmt: skip
+
+
 class _Sweep:
     """The state of one prefix-shared sweep: caps still waiting for their cut, the answers
     fired so far and each trial's ``CutTiming``."""
@@ -151,6 +173,8 @@ class _Sweep:
         self.streamed: list[int] = []
         """Trials whose cut was taken during the stream (their trace facts come at its end)."""
         self.streaming = True
+        self.ended: _TraceClock | None = None
+        """Set when the trace has ended: cuts taken after it are charged their share."""
 
     @classmethod
     async def open(cls, engine: Engine, trials: list[Trial]) -> _Sweep:
@@ -197,9 +221,12 @@ class _Sweep:
             )
         trace_s = time.perf_counter() - trace_started
         self.streaming = False
+        clock = _TraceClock(trace_started - self.started, trace_s, top.completion_tokens)
+        self.ended = clock
         if top.stream is not None:
-            self._on_tokens(top.stream)  # the final state may settle more cuts
-        await self._settle(top, trace_started, trace_s)
+            # The final state may settle more cuts (all of them when it did not stream).
+            self._on_tokens(top.stream)
+        await self._settle(top, clock)
         return top
 
     def _on_tokens(self, state: StreamState) -> None:
@@ -233,26 +260,23 @@ class _Sweep:
             prompt_tokens=-1,
             hit_cap=True,
         )
-        return _Cut(cap, trace, [], self.render_retries, ids=ids)
+        # Taken after the trace ended: the whole trace's time is not this cut's cost.
+        reached = None if self.ended is None else self.ended.reached(cap)
+        return _Cut(cap, trace, [], self.render_retries, ids=ids, reached=reached)
 
-    async def _settle(self, top: CompletionResult, trace_started: float, trace_s: float) -> None:
+    async def _settle(self, top: CompletionResult, clock: _TraceClock) -> None:
         """Cut the caps the stream did not settle from the ended trace, or re-generate them."""
         top_retries = self.render_retries + top.retries
         for cap in list(self.pending):
             cut = _cut_from_trace(self.prefix, top, cap)
             if cut is None:
-                await self._regenerate(cap, trace_started)
+                await self._regenerate(cap, clock.setup_s)
                 continue
-            # Cut after the trace ended (no stream): charge the trace's share up to this
-            # cut, not the whole trace (reasoning.latency).
-            reached = cut_latency(
-                setup_s=trace_started - self.started, trace_s=trace_s,
-                trace_tokens=top.completion_tokens, cut_tokens=cap, answer_s=0.0,
-            )  # fmt: skip
+            reached = clock.reached(cap)
             self._fire(_Cut(cap, cut, [top.request], top_retries, reached=reached))
         self.pending.clear()
 
-    async def _regenerate(self, cap: int, trace_started: float) -> None:
+    async def _regenerate(self, cap: int, setup_s: float) -> None:
         """Generate the thinking of a cap inside a held-back stop string on its own."""
         alone_started = time.perf_counter()
         with request_priority(prefix_priority(self.prefix)), tally_retries() as tally:
@@ -260,7 +284,7 @@ class _Sweep:
                 self.engine, self.prefix, cap=cap,
                 temperature=self.first.temperature, seed=self.first.seed,
             )  # fmt: skip
-        reached = trace_started - self.started + time.perf_counter() - alone_started
+        reached = setup_s + time.perf_counter() - alone_started
         retries = self.render_retries + tally.count
         self._fire(_Cut(cap, alone, alone.requests, retries, regenerated=True, reached=reached))
 
