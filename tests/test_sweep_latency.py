@@ -54,10 +54,10 @@ def test_latency_grows_with_the_budget_on_a_shared_sweep(
 
 
 def test_cuts_of_a_trace_that_could_not_stream_pay_only_their_share_of_it() -> None:
-    """An engine that cannot stream (an endpoint pool, a server that ignores ``stream``,
-    ``FakeEngine``) hands the sweep its whole trace at the end. A cut after 2 of its 10
-    tokens is charged a fifth of the trace's time, as a separate run capped at 2 would
-    have spent, not all of it; and it was not answered during a stream."""
+    """An engine that cannot stream (``EndpointPool``, ``FakeEngine``: the base
+    ``Engine.complete_stream``) hands the sweep its whole trace at the end. A cut after 2
+    of its 10 tokens is charged a fifth of the trace's time, as a separate run capped at 2
+    would have spent, not all of it; and it was not answered during a stream."""
     sample = Sample(id="q1", task="t", prompt="What is 2+2?", target="4")
     caps = [0, 2, 20]
     trials = [

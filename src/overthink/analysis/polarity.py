@@ -28,6 +28,7 @@ __all__ = [
     "group_polarity",
     "higher_is_better",
     "metric_rows",
+    "polarity_notes",
     "task_polarity",
 ]
 
@@ -160,3 +161,23 @@ def metric_rows(curves: pd.DataFrame) -> list[dict[str, Any]]:
             "meaning": meaning,
         })  # fmt: skip
     return out
+
+
+def polarity_notes(verdicts: pd.DataFrame) -> list[str]:
+    """One note per risk task in a verdict frame: how to read its matching-behaviour rate
+    (its polarity). Shared by the report's captions and the terminal verdict table, and
+    kept here so the terminal table never loads the report (and its matplotlib)."""
+    from overthink.tasks.mwe_polarity import describe_polarity
+
+    if "polarity" not in verdicts.columns:
+        return []
+    rows = verdicts[verdicts["polarity"].astype(str) != ""]
+    pairs = (
+        rows[["task", "polarity", "measures"]]
+        if "measures" in rows
+        else rows.assign(measures="")[["task", "polarity", "measures"]]
+    )
+    return [
+        f"{task}: {describe_polarity(str(pol), str(what))}"
+        for task, pol, what in pairs.drop_duplicates().itertuples(index=False)
+    ]

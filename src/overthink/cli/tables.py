@@ -179,7 +179,7 @@ def verdict_table(result: Analysis, *, single_points: bool = False) -> Table:
             "best → worst": f"{fmt_spec(row['best_metric'])} → {fmt_spec(row['worst_metric'])}",
         }  # fmt: skip
         table.add_row(*(cells[c] for c in columns))
-    from overthink.report.tables import polarity_notes
+    from overthink.analysis.polarity import polarity_notes
 
     notes = polarity_notes(shown)
     if notes:

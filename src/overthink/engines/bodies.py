@@ -22,7 +22,6 @@ __all__ = [
     "bad_json",
     "clean_text",
     "expect_choices",
-    "expect_chunk",
     "expect_json_object",
     "snippet",
 ]
@@ -84,19 +83,6 @@ def _check_choices(resp: object, source: str, *, chat: bool, empty_ok: bool) -> 
         usable = getattr(choice, "message", None) is not None if chat else hasattr(choice, "text")
         if not usable:
             raise BadResponse(f"{source} sent a malformed choice: {snippet(resp)}")
-
-
-def expect_chunk(chunk: object, source: str) -> None:
-    """Check one streamed legacy-completions chunk as ``expect_choices`` checks a body.
-
-    A chunk may have no choices (the closing usage chunk), but what it has must be a
-    completion chunk whose choices carry a ``text`` string (every server sends at least
-    ``""``; the SDK fills a missing one with None); otherwise ``BadResponse`` (retried).
-    """
-    _check_choices(chunk, source, chat=False, empty_ok=True)
-    for choice in getattr(chunk, "choices", []):
-        if not isinstance(getattr(choice, "text", None), str):
-            raise BadResponse(f"{source} sent a chunk whose choice has no text: {snippet(chunk)}")
 
 
 def bad_json(exc: json.JSONDecodeError, source: str) -> BadResponse:

@@ -1,4 +1,8 @@
-"""Any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama) through the ``openai`` SDK.
+"""Any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama).
+
+Chat calls go through the ``openai`` SDK, imported on the first chat call; raw
+``/v1/completions`` calls (forced budgets, the default run) are plain httpx requests
+(``engines.completions_http``), so a forced sweep never pays the SDK's import.
 
 Retries with exponential backoff on 429, 5xx, timeouts and dropped connections (counted,
 so records say how many were needed), and a concurrency limit per engine — both from
@@ -16,10 +20,9 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-import openai
 
 from overthink.core import BudgetMode
 from overthink.engines.base import (
@@ -31,12 +34,22 @@ from overthink.engines.base import (
     TokenSink,
 )
 from overthink.engines.bodies import clean_text, expect_choices, expect_json_object
+from overthink.engines.completions_http import (
+    Usage,
+    finish_reason,
+    post_completion,
+    token_entries,
+    token_logprobs,
+)
 from overthink.engines.markers import ThinkMarkers, markers_in_template, split_think
 from overthink.engines.retry import EngineCallError, RetryableStatus, RetryLoop
 from overthink.engines.served import RequestLog
 from overthink.engines.session import send_session_header
 from overthink.engines.slots import current_slot
 from overthink.errors import ConfigError, EngineUnavailable
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = [
     "NATIVE_STYLES",
@@ -98,56 +111,32 @@ class EffortBuckets:
         return {"effort_edges": list(self.edges), "effort_levels": list(self.levels)}
 
 
-def _token_bytes(logprobs: Any) -> list[bytes] | None:
-    """Per-token bytes from a completion's logprobs, in either wire shape.
-
-    llama.cpp returns ``content: [{token, bytes, ...}]``; OpenAI/vLLM's legacy completions
-    shape returns ``tokens: [str]``.
-    """
-    if logprobs is None:
-        return None
-    extra = getattr(logprobs, "model_extra", None) or {}
-    content = extra.get("content")
-    if isinstance(content, list):
-        return [
-            bytes(item["bytes"]) if item.get("bytes") is not None else str(item["token"]).encode()
-            for item in content
-        ]
-    tokens = getattr(logprobs, "tokens", None)
-    if tokens is not None:
-        return [str(t).encode() for t in tokens]
-    return None
-
-
-def _token_logprobs(logprobs: Any) -> list[float] | None:
-    """Per-token log-probabilities from a completion's logprobs (llama.cpp or legacy shape)."""
-    if logprobs is None:
-        return None
-    extra = getattr(logprobs, "model_extra", None) or {}
-    content = extra.get("content")
-    if isinstance(content, list):
-        values = [item.get("logprob") for item in content]
-        return [float(v) for v in values] if all(v is not None for v in values) else None
-    legacy = getattr(logprobs, "token_logprobs", None)
-    if legacy is not None and all(v is not None for v in legacy):
-        return [float(v) for v in legacy]
-    return None
-
-
 def openai_retry_loop(
     name: str, *, concurrency: int, max_retries: int, backoff_s: float, secrets: tuple[str, ...]
 ) -> RetryLoop:
-    """The shared retry loop, taught the ``openai`` SDK's exceptions."""
+    """The shared retry loop for httpx calls; the engine teaches it the ``openai`` SDK's
+    exceptions when the SDK client is first made (``OpenAICompatEngine._client``)."""
     return RetryLoop(
         name,
-        # APIConnectionError includes APITimeoutError and dropped connections; httpx
-        # errors come from the endpoints we call without the SDK (/tokenize...).
-        transient=(openai.APIConnectionError, httpx.TransportError),
-        status_errors=(openai.APIStatusError,),
+        transient=(httpx.TransportError,),  # timeouts and dropped connections included
         concurrency=concurrency,
         max_retries=max_retries,
         backoff_s=backoff_s,
         secrets=secrets,
+    )
+
+
+def _sdk_client(base_url: str, api_key: str, timeout: httpx.Timeout) -> openai.AsyncOpenAI:
+    import openai
+
+    # The SDK's own retries are off: ours count attempts so records can report them.
+    # ``timeout`` bounds each read (the wait for the next bytes), not the request: a long
+    # generation is fine as long as the server keeps the connection alive.
+    return openai.AsyncOpenAI(
+        base_url=base_url,
+        api_key=api_key,
+        max_retries=0,
+        timeout=openai.Timeout(timeout.read, connect=timeout.connect),
     )
 
 
@@ -202,8 +191,9 @@ class OpenAICompatEngine(Engine):
         if markers is not None:
             self.set_markers(markers)
         self._markers_fixed = markers is not None
-        # The key is handed to the SDK and to the retry loop (to scrub it from error text)
-        # and is never stored anywhere a record, log or report could read it.
+        # The key is held by the HTTP clients (the SDK's made on first chat call) and the
+        # retry loop (to scrub it from error text), never anywhere a record, log or report
+        # could read it.
         secrets = (api_key,) if api_key not in ("not-needed", "none", "") else ()
         self._retry = openai_retry_loop(
             name,
@@ -212,26 +202,40 @@ class OpenAICompatEngine(Engine):
             backoff_s=backoff_s,
             secrets=secrets,
         )
-        # The SDK's own retries are off: ours count attempts so records can report them.
-        self._client = openai.AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=api_key,
-            max_retries=0,
-            # ``timeout_s`` bounds each read (the wait for the next bytes), not the request:
-            # a long generation is fine as long as the server keeps the connection alive.
-            timeout=openai.Timeout(timeout_s, connect=connect_timeout_s),
-        )
-        # The server's own endpoints (/apply-template, /tokenize, /props) need the key too:
-        # llama.cpp started with --api-key guards them like /v1.
+        # The server's own endpoints (/apply-template, /tokenize, /props, /v1/completions)
+        # need the key too: llama.cpp started with --api-key guards them like /v1.
         headers = {"Authorization": f"Bearer {api_key}"} if secrets else None
+        self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
         self._http = httpx.AsyncClient(
             base_url=self.root_url,
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            timeout=self._timeout,
             headers=headers,
+            # As many connections as the SDK allows: a vLLM engine keeps 32+ in flight.
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
         )
-        send_session_header(self._client, self._http)  # X-Session-ID per trial group
+        self._api_key = api_key
+        self._sdk: openai.AsyncOpenAI | None = None
+        send_session_header(self._http)  # X-Session-ID per trial group
         self.request_log: RequestLog | None = None
         """Set to a ``RequestLog`` to note each completion's server timings (benchmarks)."""
+
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        """The ``openai`` SDK client, made (and the SDK imported) on first use."""
+        if self._sdk is None:
+            import openai
+
+            self._sdk = _sdk_client(self.base_url, self._api_key, self._timeout)
+            send_session_header(self._sdk)
+            self._retry.also_retry(
+                transient=(openai.APIConnectionError,), status_errors=(openai.APIStatusError,)
+            )
+        return self._sdk
+
+    @_client.setter
+    def _client(self, client: openai.AsyncOpenAI) -> None:
+        self._client  # noqa: B018 - the retry loop learns the SDK's errors once
+        self._sdk = client
 
     def describe(self) -> dict[str, Any]:
         out = {**super().describe(), "model": self.model}
@@ -388,32 +392,30 @@ class OpenAICompatEngine(Engine):
             request["logprobs"] = 1
         body = self._extra(extra)
 
-        async def create() -> Any:
+        source = f"{self.name} /completions"
+
+        async def create() -> dict[str, Any]:
             sent = time.perf_counter()
-            placed = self.placed(body)
-            resp = await self._client.completions.create(
-                prompt=prompt, extra_body=placed or None, **request
-            )
-            self.note_served("complete", sent, resp, {"prompt": prompt, **request, **placed})
+            payload = {"prompt": prompt, **request, **self.placed(body)}
+            resp = await post_completion(self._http, payload, source)
+            self.note_served("complete", sent, resp, payload)
             return resp
 
-        resp, retries = await self._call(
-            expect_choices(create, f"{self.name} /completions", chat=False)
-        )
-        choice = resp.choices[0]
-        usage = resp.usage
-        completion_tokens = usage.completion_tokens if usage else 0
-        self.generated_tokens += completion_tokens
-        self._count_prompt(usage)
+        resp, retries = await self._call(create)
+        choice = resp["choices"][0]
+        usage = Usage.of(resp.get("usage")) or Usage()
+        self.generated_tokens += usage.completion_tokens
+        self.count_usage(usage)
+        logprobs = choice.get("logprobs")
         return CompletionResult(
-            text=clean_text(choice.text),
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=completion_tokens,
-            finish_reason=choice.finish_reason,
+            text=clean_text(choice["text"]),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            finish_reason=finish_reason(choice),
             request={"endpoint": "completions", **request, **body},
             retries=retries,
-            token_bytes=_token_bytes(choice.logprobs) if want_tokens else None,
-            token_logprobs=_token_logprobs(choice.logprobs) if want_tokens else None,
+            token_bytes=[b for b, _ in token_entries(logprobs)] if want_tokens else None,
+            token_logprobs=token_logprobs(logprobs) if want_tokens else None,
         )
 
     async def complete_stream(
@@ -459,20 +461,23 @@ class OpenAICompatEngine(Engine):
         """Add a finished request (``payload``: its JSON body) to ``request_log``, if any."""
         if self.request_log is None:
             return
-        extra = getattr(resp, "model_extra", None) or {}
+        extra = resp if isinstance(resp, dict) else (getattr(resp, "model_extra", None) or {})
         slot = payload.get("id_slot")
         self.request_log.add(kind, sent, time.perf_counter(), extra.get("timings"),
                              slot if isinstance(slot, int) else None, payload)  # fmt: skip
 
     def _count_prompt(self, usage: Any) -> None:
-        """Add a response's prompt tokens (and those served from cache) to the totals."""
+        """Add an SDK response's prompt tokens (and those served from cache) to the totals."""
         if usage is None:
             return
-        self.prompt_tokens_seen += usage.prompt_tokens or 0
         details = getattr(usage, "prompt_tokens_details", None)
-        self.prompt_tokens_cached += (
-            (getattr(details, "cached_tokens", None) or 0) if details else 0
-        )
+        cached = (getattr(details, "cached_tokens", None) or 0) if details else 0
+        self.count_usage(Usage(usage.prompt_tokens or 0, 0, cached))
+
+    def count_usage(self, usage: Usage) -> None:
+        """Add a completion's prompt tokens (and those served from cache) to the totals."""
+        self.prompt_tokens_seen += usage.prompt_tokens
+        self.prompt_tokens_cached += usage.cached_tokens
 
     async def _post_root(
         self, path: str, body: dict[str, Any], keys: tuple[str, ...] = ()
@@ -568,5 +573,6 @@ class OpenAICompatEngine(Engine):
         await self.detect_slots()
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._sdk is not None:
+            await self._sdk.close()
         await self._http.aclose()

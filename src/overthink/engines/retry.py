@@ -25,6 +25,7 @@ __all__ = [
     "RetryLoop",
     "RetryTally",
     "RetryableStatus",
+    "ServerStatus",
     "note_repaired",
     "redact",
     "tally_retries",
@@ -54,6 +55,17 @@ class RetryableStatus(RuntimeError):
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServerStatus(RuntimeError):
+    """An HTTP error status from a generation endpoint we call without an SDK; the loop
+    treats it as the SDKs' status errors (408/409/429/5xx retried, others fail at once)."""
+
+    def __init__(self, message: str, status_code: int, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
         self.retry_after = retry_after
 
 
@@ -149,7 +161,7 @@ class RetryLoop:
             RetryableStatus,
             BadResponse,
         )
-        self.status_errors = status_errors
+        self.status_errors: tuple[type[BaseException], ...] = (*status_errors, ServerStatus)
         self.concurrency = max(1, concurrency)
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -161,6 +173,17 @@ class RetryLoop:
         """Numbered slots placed by affinity (``engines.slots``); set before the first call."""
         self.spill = True
         """Pinned slots: may a request whose home slot is busy use an idle one."""
+
+    def also_retry(
+        self,
+        *,
+        transient: tuple[type[BaseException], ...] = (),
+        status_errors: tuple[type[BaseException], ...] = (),
+    ) -> None:
+        """Add an SDK's exception types once its client exists (SDKs are imported lazily,
+        so they are not known when the loop is made)."""
+        self.transient = (*self.transient, *transient)
+        self.status_errors = (*self.status_errors, *status_errors)
 
     def _message(self, exc: BaseException) -> str:
         text = getattr(exc, "message", None) or str(exc)

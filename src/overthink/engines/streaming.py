@@ -15,13 +15,19 @@ part of the stop string) is exact via ``/detokenize``; see ``reasoning.sweep``.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from overthink.engines.base import CompletionResult, StreamState, TokenSink
-from overthink.engines.bodies import bad_json, clean_text, expect_chunk
+from overthink.engines.base import CompletionResult, Engine, StreamState, TokenSink
+from overthink.engines.bodies import clean_text
+from overthink.engines.completions_http import (
+    Usage,
+    finish_reason,
+    open_completion_stream,
+    token_entries,
+)
+from overthink.engines.retry import BadResponse
 
 if TYPE_CHECKING:
     from overthink.engines.openai_compat import OpenAICompatEngine
@@ -65,23 +71,68 @@ class ExactPrefix:
         return self.state.exact
 
 
-def _entries(logprobs: Any) -> list[tuple[bytes, int | None]]:
-    """(bytes, id) of each token of one streamed chunk (llama.cpp ``content`` or OpenAI
-    ``tokens``, which has no ids)."""
-    if logprobs is None:
-        return []
-    extra = getattr(logprobs, "model_extra", None) or {}
-    content = extra.get("content")
-    if isinstance(content, list):
-        out: list[tuple[bytes, int | None]] = []
-        for item in content:
-            raw = item.get("bytes")
-            piece = bytes(raw) if raw is not None else str(item["token"]).encode()
-            token_id = item.get("id")
-            out.append((piece, token_id if isinstance(token_id, int) else None))
-        return out
-    tokens = getattr(logprobs, "tokens", None)
-    return [(str(t).encode(), None) for t in tokens] if tokens else []
+@dataclass
+class _Attempt:
+    """What one streamed attempt has gathered so far."""
+
+    tracker: ExactPrefix = field(default_factory=ExactPrefix)
+    text: list[str] = field(default_factory=list)
+    finish: str | None = None
+    usage: Usage | None = None
+    events: int = 0
+    counted: int = 0
+    """Tokens already added to the engine's running total."""
+    last: dict[str, Any] | None = None
+    """The last event: llama.cpp puts the request's ``timings`` there."""
+
+    def add(self, event: dict[str, Any], engine: Engine, on_tokens: TokenSink | None) -> None:
+        """Take one checked event: its text, its tokens (reported to ``on_tokens``), usage."""
+        self.events += 1
+        self.last = event
+        self.usage = Usage.of(event.get("usage")) or self.usage
+        for choice in event["choices"]:
+            self.text.append(choice["text"])
+            self.finish = finish_reason(choice) or self.finish
+            added = token_entries(choice.get("logprobs"))
+            for piece, token_id in added:
+                self.tracker.add(piece, token_id)
+            # Counted as they arrive, so progress shows the rate while traces stream.
+            engine.generated_tokens += len(added)
+            self.counted += len(added)
+            if added and on_tokens is not None:
+                on_tokens(self.tracker.state)
+
+    @classmethod
+    def whole(cls, body: dict[str, Any], on_tokens: TokenSink | None) -> _Attempt:
+        """A server that ignored ``stream``: its one body, every token known at the end."""
+        attempt = cls(usage=Usage.of(body.get("usage")), events=1, last=body)
+        choice = body["choices"][0]
+        attempt.text.append(choice["text"])
+        attempt.finish = finish_reason(choice)
+        state = attempt.tracker.state
+        state.pieces = [piece for piece, _ in token_entries(choice.get("logprobs"))]
+        # The last token has no known successor (see ``Engine.complete_stream``).
+        state.exact = max(0, len(state.pieces) - 1)
+        if on_tokens is not None and state.pieces:
+            on_tokens(state)
+        return attempt
+
+    def result(self, engine: Engine, request: dict[str, Any], retries: int) -> CompletionResult:
+        """The finished completion; the engine's totals topped up to the server's count."""
+        usage = self.usage or Usage()
+        completion_tokens = usage.completion_tokens or len(self.tracker.pieces)
+        engine.generated_tokens += completion_tokens - self.counted
+        return CompletionResult(
+            # Lone surrogates repaired (and the trial flagged) as on the non-streamed path.
+            text=clean_text("".join(self.text)),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=completion_tokens,
+            finish_reason=self.finish,
+            request=request,
+            retries=retries,
+            token_bytes=self.tracker.pieces,
+            stream=self.tracker.state,
+        )
 
 
 async def stream_completion(
@@ -94,7 +145,7 @@ async def stream_completion(
     stop: list[str] | None,
     on_tokens: TokenSink | None,
 ) -> CompletionResult:
-    """One streamed ``/v1/completions`` call through ``engine``'s client and retry loop.
+    """One streamed ``/v1/completions`` call through ``engine``'s HTTP client and retry loop.
 
     A retried call restarts the stream (the sink sees the token list start over); cuts a
     caller already took from an earlier attempt stay as drawn.
@@ -112,84 +163,37 @@ async def stream_completion(
     if stop:
         request["stop"] = stop
     body = engine._extra(None)
-
     source = f"{engine.name} /completions (stream)"
-    counted = 0
-    """Tokens of the current attempt already added to the engine's running total."""
 
-    async def consume() -> tuple[str, ExactPrefix, str | None, Any] | None:
-        nonlocal counted
-        counted = 0
-        tracker = ExactPrefix()
-        text: list[str] = []
-        finish: str | None = None
-        usage: Any = None
-        chunks = 0
-        last: Any = None
+    async def consume() -> _Attempt | None:
         sent = time.perf_counter()
-        placed = engine.placed(body)
-        stream = await engine._client.completions.create(
-            prompt=prompt,
-            stream=True,
-            stream_options={"include_usage": True},
-            extra_body=placed or None,
-            **request,
-        )
-        try:
-            async for chunk in stream:
-                chunks += 1
-                # A malformed event is a bad body like any other: retried, restarting
-                # the stream (the sink sees the tokens start over).
-                expect_chunk(chunk, source)
-                usage = chunk.usage or usage
-                last = chunk
-                for choice in chunk.choices:
-                    text.append(choice.text or "")
-                    finish = choice.finish_reason or finish
-                    added = _entries(choice.logprobs)
-                    for piece, token_id in added:
-                        tracker.add(piece, token_id)
-                    # Counted as they arrive, so progress shows the rate while traces stream.
-                    engine.generated_tokens += len(added)
-                    counted += len(added)
-                    if added and on_tokens is not None:
-                        on_tokens(tracker.state)
-        except json.JSONDecodeError as exc:
-            await stream.close()  # release the connection before the retry
-            raise bad_json(exc, source) from None
-        except BaseException:
-            await stream.close()
-            raise
-        if not chunks:
-            return None  # the server answered without streaming (no SSE events)
-        engine.note_served(
-            "stream", sent, last, {"prompt": prompt, **request, **placed}
-        )  # timings ride on the last event
-        return "".join(text), tracker, finish, usage
+        payload = {"prompt": prompt, **request, **engine.placed(body)}
+        streamed = {**payload, "stream_options": {"include_usage": True}}
+        attempt = _Attempt()
+        async with open_completion_stream(engine._http, streamed, source) as stream:
+            # A malformed event is a bad body like any other: retried, restarting the
+            # stream (the sink sees the tokens start over).
+            async for event in stream:
+                attempt.add(event, engine, on_tokens)
+        if stream.plain is not None:
+            attempt = _Attempt.whole(stream.plain, on_tokens)
+        elif attempt.events and not stream.done and attempt.finish is None:
+            # Cut off between two events (a dropped proxy, a truncated body): retried.
+            raise BadResponse(f"{source} ended after {attempt.events} events without "
+                              "a finish_reason or [DONE]")  # fmt: skip
+        if not attempt.events:
+            return None  # an empty stream: ask again without streaming
+        engine.note_served("stream", sent, attempt.last, payload)
+        return attempt
 
-    streamed, retries = await engine._call(consume)
-    if streamed is None:
-        # A server that ignores ``stream``: one plain request, cuts after the trace.
-        from overthink.engines.base import Engine
-
+    attempt, retries = await engine._call(consume)
+    if attempt is None:
         result = await Engine.complete_stream(
             engine, prompt, max_tokens=max_tokens, temperature=temperature, seed=seed,
             stop=stop, on_tokens=on_tokens,
         )  # fmt: skip
         result.retries += retries
         return result
-    text, tracker, finish, usage = streamed
-    completion_tokens = (usage.completion_tokens if usage else 0) or len(tracker.pieces)
-    engine.generated_tokens += completion_tokens - counted
-    engine._count_prompt(usage)
-    return CompletionResult(
-        # Lone surrogates repaired (and the trial flagged) as on the non-streamed path.
-        text=clean_text(text),
-        prompt_tokens=(usage.prompt_tokens if usage else 0) or 0,
-        completion_tokens=completion_tokens,
-        finish_reason=finish,
-        request={"endpoint": "completions", "stream": True, **request, **body},
-        retries=retries,
-        token_bytes=tracker.pieces,
-        stream=tracker.state,
-    )
+    engine.count_usage(attempt.usage or Usage())
+    return attempt.result(engine, {"endpoint": "completions", "stream": True, **request, **body},
+                          retries)  # fmt: skip

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from overthink.analysis.polarity import polarity_notes
 from overthink.formatting import fmt_num, fmt_p, is_missing
 from overthink.report.style import VERDICT_COLOURS, level_label, metric_label
 
@@ -133,25 +134,6 @@ def verdict_table(verdicts: pd.DataFrame) -> Table:
         caption = f"Metric: {metric_label(verdicts['metric_name'].iloc[0])}."
     caption = " ".join([caption, *(f"{n}." for n in polarity_notes(verdicts))]).strip()
     return Table(header=header, rows=rows, caption=caption)
-
-
-def polarity_notes(verdicts: pd.DataFrame) -> list[str]:
-    """One note per risk task in a verdict frame: how to read its matching-behaviour rate
-    (its polarity). Shared by the report's captions and the terminal verdict table."""
-    from overthink.tasks.mwe_polarity import describe_polarity
-
-    if "polarity" not in verdicts.columns:
-        return []
-    rows = verdicts[verdicts["polarity"].astype(str) != ""]
-    pairs = (
-        rows[["task", "polarity", "measures"]]
-        if "measures" in rows
-        else rows.assign(measures="")[["task", "polarity", "measures"]]
-    )
-    return [
-        f"{task}: {describe_polarity(str(pol), str(what))}"
-        for task, pol, what in pairs.drop_duplicates().itertuples(index=False)
-    ]
 
 
 def cube_slope_table(slopes: pd.DataFrame) -> Table:
