@@ -171,7 +171,7 @@ class _Sweep:
         self.timing = [CutTiming() for _ in trials]
         self.answers: dict[int, asyncio.Task[Generation]] = {}
         self.streamed: list[int] = []
-        """Trials whose cut was taken during the stream (their trace facts come at its end)."""
+        """Trials whose cut was taken from the stream's state (the trace's facts: at its end)."""
         self.streaming = True
         self.ended: _TraceClock | None = None
         """Set when the trace has ended: cuts taken after it are charged their share."""
