@@ -142,10 +142,24 @@ def test_llamacpp_wire_stream_request_answered_with_one_plain_body_needs_one_req
     whatever its Content-Type says, and the last token has no confirmed successor."""
     replies, seen, url = wire
     replies.append(_fixed(200, SSE, json.dumps(PLAIN)))
-    result, _ = _run(url, stream=True)
+    told: list[int] = []
+
+    async def go() -> CompletionResult:
+        engine = OpenAICompatEngine("openai-api/m", "m", url, concurrency=1)
+        try:
+            return await engine.complete_stream(
+                "p", max_tokens=4, temperature=0.0, on_tokens=lambda s: told.append(len(s.pieces))
+            )
+        finally:
+            await engine.aclose()
+
+    result = asyncio.run(go())
     assert result.text == "Hello" and result.token_bytes == [b"Hel", b"lo"]
     assert result.stream is not None and result.stream.exact == 1
     assert len(seen) == 1
+    # Not streamed, so the sink hears nothing: the sweep settles such cuts after the
+    # trace, each charged its share of the trace's time (not all of it).
+    assert told == []
 
 
 @pytest.mark.parametrize(

@@ -6,13 +6,17 @@ Before issue #11 every record of a shared sweep carried the whole trace's time, 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from helpers import run_experiment
+from overthink.core import Budget, BudgetMode, Sample, Trial
 from overthink.engines.embedded import EmbeddedServer
 from overthink.reasoning.latency import cut_latency
+from overthink.reasoning.sweep import CutTiming, forced_sweep
+from overthink.testing import FakeEngine, FakeReply
 
 
 def test_cut_latency_charges_the_share_of_the_trace_up_to_the_cut() -> None:
@@ -47,3 +51,27 @@ def test_latency_grows_with_the_budget_on_a_shared_sweep(
     # (Before: every cut paid the whole trace, so these were about equal.)
     assert mean[0] < mean[96] * 0.8, mean
     assert mean[0] < mean[16] < mean[96], mean
+
+
+def test_cuts_of_a_trace_that_could_not_stream_pay_only_their_share_of_it() -> None:
+    """An engine that cannot stream (``EndpointPool``, ``FakeEngine``: the base
+    ``Engine.complete_stream``) hands the sweep its whole trace at the end. A cut after 2
+    of its 10 tokens is charged a fifth of the trace's time, as a separate run capped at 2
+    would have spent, not all of it; and it was not answered during a stream."""
+    sample = Sample(id="q1", task="t", prompt="What is 2+2?", target="4")
+    caps = [0, 2, 20]
+    trials = [
+        Trial(sample=sample, model="fake", budget=Budget(mode=BudgetMode.FORCED, tokens=cap))
+        for cap in caps
+    ]
+    # Every call takes 0.3 s: the trace (10 tokens) and each answer alike.
+    engine = FakeEngine(
+        reply=FakeReply(reasoning=" ".join(["hmm"] * 10), answer="4"), latency_s=0.3
+    )
+    timings: list[CutTiming] = []
+    asyncio.run(forced_sweep(engine, trials, timings=timings))
+    reached = {cap: t.reached_s for cap, t in zip(caps, timings, strict=True)}
+    assert reached[20] >= 0.3  # the whole trace (it ended before its cap)
+    assert reached[2] < 0.5 * reached[20], reached  # ~0.06 s: setup + 0.2 of the trace
+    assert reached[0] < 0.5 * reached[20], reached  # set-up only
+    assert [t.during_stream for t in timings[1:]] == [False, False]

@@ -178,8 +178,9 @@ class Engine(ABC):
     ) -> CompletionResult:
         """``complete`` with token bytes, reporting tokens to ``on_tokens`` as they arrive.
 
-        Engines that cannot stream report every token once, at the end (a prefix-shared
-        sweep then answers its cuts after the trace instead of during it).
+        Engines that cannot stream never call ``on_tokens``: every token arrives at once,
+        in ``result.stream``. A prefix-shared sweep then takes its cuts after the trace,
+        each charged its share of the trace's time rather than all of it.
         """
         result = await self.complete(
             prompt,
@@ -194,8 +195,6 @@ class Engine(ABC):
         # one has no known successor.
         state = StreamState(pieces=pieces, exact=max(0, len(pieces) - 1))
         result.stream = state
-        if on_tokens is not None and pieces:
-            on_tokens(state)
         return result
 
     async def detokenize(self, ids: list[int]) -> str:

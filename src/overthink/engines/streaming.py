@@ -103,7 +103,7 @@ class _Attempt:
                 on_tokens(self.tracker.state)
 
     @classmethod
-    def whole(cls, body: dict[str, Any], on_tokens: TokenSink | None) -> _Attempt:
+    def whole(cls, body: dict[str, Any]) -> _Attempt:
         """A server that ignored ``stream``: its one body, every token known at the end."""
         attempt = cls(usage=Usage.of(body.get("usage")), events=1, last=body)
         choice = body["choices"][0]
@@ -111,10 +111,10 @@ class _Attempt:
         attempt.finish = finish_reason(choice)
         state = attempt.tracker.state
         state.pieces = [piece for piece, _ in token_entries(choice.get("logprobs"))]
-        # The last token has no known successor (see ``Engine.complete_stream``).
+        # The last token has no known successor (see ``Engine.complete_stream``). The sink
+        # is not told: the sweep settles these cuts from ``result.stream``, each charged
+        # its share of the trace's time rather than all of it.
         state.exact = max(0, len(state.pieces) - 1)
-        if on_tokens is not None and state.pieces:
-            on_tokens(state)
         return attempt
 
     def result(self, engine: Engine, request: dict[str, Any], retries: int) -> CompletionResult:
@@ -176,7 +176,7 @@ async def stream_completion(
             async for event in stream:
                 attempt.add(event, engine, on_tokens)
         if stream.plain is not None:
-            attempt = _Attempt.whole(stream.plain, on_tokens)
+            attempt = _Attempt.whole(stream.plain)
         elif attempt.events and not stream.done and attempt.finish is None:
             # Cut off between two events (a dropped proxy, a truncated body): retried.
             raise BadResponse(f"{source} ended after {attempt.events} events without "
