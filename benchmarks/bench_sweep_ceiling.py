@@ -496,7 +496,7 @@ def main() -> int:
     print(f"bare separate / overthink wall:    {r2:.2f}×  (goal ≥ 2: {_goal(r2 >= 2)})")
     print(f"overthink tok/s / raw ceiling:     {r3:.2f}   (goal ≥ 0.9: {_goal(r3 >= 0.9)})")
     # Why r3 can miss: the raw ceiling prefills ~10 tokens per request, a sweep must read
-    # each question's prompt once, and on CPU a prompt token costs about what a decoded
+    # each question's prompt once, and on CPU a prompt token costs nearly what a decoded
     # one does at full slots. Context lines, not goals:
     b = ot_log.summary(ot_start, ot_start + ot_wall, slots)
     work = (b["prefill_tokens"] + b["decoded_tokens"]) / ot_wall
