@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import shutil
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -152,6 +153,50 @@ def test_custom_task_file_runs_end_to_end_on_the_embedded_model(
         # The rubric is the task's own (it declares `count`; the numeric default does not).
         checks = r.resolved["verifier_details"]["rubric"]["checks"]
         assert "count" in checks if r.answer else checks == {"answer_present": False}
+
+
+def _verify_in_a_new_process(run: Path) -> tuple[str, list[dict[str, Any]]]:
+    """``overthink verify RUN -V rubric`` in a fresh interpreter (which has never loaded
+    the task's file); its stderr and each record's rubric checks."""
+    import subprocess
+
+    exe = Path(sys.executable).with_name("overthink")
+    proc = subprocess.run([str(exe), "verify", str(run), "-V", "rubric", "--strategy", ""],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with Store.of_run(run) as store:
+        checks = [r.resolved["verifier_details"]["rubric"]["checks"] for r in store.records()
+                  if r.answer]  # fmt: skip
+    return proc.stderr, checks
+
+
+def test_verify_in_a_later_process_loads_a_file_tasks_rubric_again(
+    embedded_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """A file task's rubric used to be known only to the process that loaded the file: a
+    later ``overthink verify`` scored its samples with the default numeric rubric."""
+    task_file = tmp_path / "my_task.py"
+    task_file.write_text((ROOT / "examples" / "custom_task.py").read_text())
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        ["run", "--task", f"{task_file}@custom_task", "-T", "terms=2", "--samples", "2",
+         "--budgets", "0,8", "--out", str(out), "--no-report"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with Store.of_run(out) as store:
+        manifest = store.get_meta("manifest") or {}
+    assert manifest["task_files"] == {"custom_task": f"{task_file.resolve()}@custom_task"}
+    # Rubric scores are cached in the records: the second case verifies a copy.
+    shutil.copytree(out, tmp_path / "copy")
+    stderr, checks = _verify_in_a_new_process(out)
+    assert f"task 'custom_task': rubric from {task_file.resolve()}@custom_task" in stderr
+    assert checks and all("count" in c for c in checks)  # the task's own check
+    # The file gone: said so, and the default rubric of the answer kind is used.
+    task_file.unlink()
+    stderr, checks = _verify_in_a_new_process(tmp_path / "copy")
+    assert "task 'custom_task' not loaded again" in stderr and "does not exist" in stderr
+    assert checks and not any("count" in c for c in checks)
 
 
 def _dist_info(site: Path, name: str, entry_points: str) -> None:

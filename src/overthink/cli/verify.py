@@ -30,6 +30,7 @@ from overthink.strategies import (
     verifier_class,
     verifier_names,
 )
+from overthink.tasks.registry import reload_file_tasks
 
 __all__ = ["verify"]
 
@@ -93,6 +94,13 @@ def verify(
     strategies = parse_strategies(strategy) if strategy else default_strategies(bool(verifiers))
     if not verifiers and not strategies:
         raise ConfigError("nothing to do: give --verifier and/or --strategy")
+    err = make_console(stderr=True)
+    # A task from the user's own file is known only to the process that loaded it: load
+    # it again, so the rubric verifier checks what that task declares.
+    with Store(run_dir / STORE_FILE, readonly=True) as store:
+        sources = (store.get_meta("manifest") or {}).get("task_files") or {}
+    for note in reload_file_tasks(sources):
+        err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
 
     async def go() -> ApplySummary:
         judge = None

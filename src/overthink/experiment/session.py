@@ -30,6 +30,7 @@ from overthink.experiment.store import STORE_FILE, Store
 from overthink.experiment.validate import check_config, check_plan_size, check_run_dir
 from overthink.reasoning import ReasoningOptions, check_supported
 from overthink.strategies import ApplySummary, apply_to_store, make_verifiers, verifier_class
+from overthink.tasks.registry import file_task_sources
 
 __all__ = ["PreparedRun", "execute", "placements", "postprocess", "prepare_run"]
 
@@ -236,6 +237,9 @@ async def _execute_locked(
                     if (startup := e.startup_s) is not None
                 },
                 "tasks": [t.name for t in prepared.config.tasks],
+                # Tasks from the user's own files, by absolute path: `overthink verify`
+                # loads them again for their rubric (tasks.registry.reload_file_tasks).
+                "task_files": file_task_sources(t.sample.task for t in prepared.plan.trials),
                 "budgets": [b.label for b in prepared.plan.budgets],
                 "trials": len(prepared.plan.trials),
                 "config": prepared.config.model_dump(mode="json"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -29,6 +29,7 @@ from overthink.tasks.rubric import Check
 
 __all__ = [
     "Loader",
+    "file_task_sources",
     "get_task",
     "known_weight_sets",
     "loader_description",
@@ -36,6 +37,7 @@ __all__ = [
     "loader_prefixes",
     "register",
     "register_loader",
+    "reload_file_tasks",
     "task_class",
     "task_names",
     "task_rubric",
@@ -46,6 +48,9 @@ _REGISTRY: dict[str, type[Task]] = {}
 # analysis of the same process find their rubric and weights too.
 _FILE_TASKS: dict[str, type[Task]] = {}
 _FILE_MODULES: dict[Path, ModuleType] = {}
+# Task name → ``/absolute/file.py@name``: stored in a run's manifest, so that a later
+# process (``overthink verify``) can load the task again for its rubric.
+_FILE_SOURCES: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,31 @@ def _task_from_file(spec: str) -> Task:
             "Task subclass, a Task instance or a function returning one)"
         )
     _FILE_TASKS[task.name] = type(task)
+    _FILE_SOURCES[task.name] = f"{path.resolve()}@{attr}"
     return task
+
+
+def file_task_sources(names: Iterable[str]) -> dict[str, str]:
+    """Task name → ``/absolute/file.py@name`` for those of ``names`` loaded from a file."""
+    return {n: _FILE_SOURCES[n] for n in sorted(set(names)) if n in _FILE_SOURCES}
+
+
+def reload_file_tasks(sources: Mapping[str, str]) -> list[str]:
+    """Load again the file tasks a run recorded (``file_task_sources``), so that their
+    rubric and weights are known in this process too; one note per task, saying where it
+    came from or why it could not be loaded (then the defaults apply)."""
+    notes = []
+    for name, spec in sorted(sources.items()):
+        if task_class(name) is not None:
+            continue
+        try:
+            get_task(spec)
+        except ConfigError as exc:
+            notes.append(f"task {name!r} not loaded again ({exc}): its samples get the "
+                         "default rubric of their answer kind")  # fmt: skip
+            continue
+        notes.append(f"task {name!r}: rubric from {spec}")
+    return notes
 
 
 def _import_file(path: Path, spec: str) -> ModuleType:
